@@ -1,0 +1,31 @@
+"""Shared fixtures: where the real annotation files live, small synthetic roots."""
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("WTAL_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """``../shared/data``: real THUMOS'14 / ActivityNet 1.2 annotation files."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real data folder {SHARED_DATA} not present "
+                    "(set WTAL_SHARED_DATA)")
+    return SHARED_DATA
+
+
+def write_features_for(root: Path, annotations, dim=8, seed=0, stride=0.5):
+    """Small random features matching each video's duration at ``stride`` s."""
+    rng = np.random.default_rng(seed)
+    feat = root / "features"
+    feat.mkdir(parents=True, exist_ok=True)
+    for vid, v in annotations.videos.items():
+        t = max(1, int(round((v.duration or 10.0) / stride)))
+        np.save(feat / f"{vid}.npy", rng.standard_normal((t, dim)).astype(np.float32))

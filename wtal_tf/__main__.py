@@ -1,0 +1,5 @@
+import sys
+
+from wtal_tf.cli.main import main
+
+sys.exit(main())

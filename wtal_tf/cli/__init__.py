@@ -1,0 +1,1 @@
+"""The ``wtal`` command line: thin parsers that call library functions."""

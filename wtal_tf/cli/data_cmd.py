@@ -1,0 +1,158 @@
+"""``wtal data convert | validate | info | synth``."""
+
+from __future__ import annotations
+
+import collections
+from pathlib import Path
+
+import numpy as np
+
+from wtal_tf.errors import WtalError
+
+
+def register(sub):
+    data = sub.add_parser("data", help="dataset conversion, validation, synthesis")
+    dsub = data.add_subparsers(dest="data_command", metavar="SUBCOMMAND")
+    dsub.required = True
+
+    p = dsub.add_parser("convert", help="write the interchange format from the "
+                        "field's annotation and feature formats")
+    p.add_argument("--annotations", required=True, nargs="+",
+                   help="ground truth: ActivityNet-style JSON, RefineLoc CSV, or a "
+                        "W-TALC annotation folder (several files are merged)")
+    p.add_argument("--format", choices=("activitynet-json", "refineloc-csv", "wtalc"),
+                   help="annotation format (default: from the file name)")
+    p.add_argument("--classlist", help="class list (.txt one per line, or "
+                   "classlist.npy); needed when CSV labels are indices")
+    p.add_argument("--subset", nargs="+", default=None,
+                   help="subset of each CSV file's videos (CSV has no subset "
+                        "column), one per --annotations file")
+    p.add_argument("--preset", choices=("thumos14", "activitynet12"),
+                   help="thumos14: its validation videos become 'training', its "
+                        "test videos 'testing' (the papers' protocol)")
+    p.add_argument("--features", help="a folder of <vid>.npy, a folder with rgb/ "
+                   "and flow/, or a W-TALC packed features .npy")
+    p.add_argument("--seconds-per-snippet", type=float,
+                   help="snippet stride in seconds stored for every video "
+                        "(default: duration / T)")
+    p.add_argument("--allow-pickle", action="store_true",
+                   help="allow reading pickled object arrays (W-TALC); pickles "
+                        "can run code, so only for files you trust")
+    p.add_argument("--skip-missing-features", action="store_true",
+                   help="drop videos that have no feature file instead of failing")
+    p.add_argument("--out", required=True, help="the dataset root to write")
+    p.set_defaults(handler=cmd_convert)
+
+    p = dsub.add_parser("validate", help="report every problem of a dataset root")
+    p.add_argument("root")
+    p.add_argument("--quiet", action="store_true", help="print only the summary line")
+    p.set_defaults(handler=cmd_validate)
+
+    p = dsub.add_parser("info", help="summarise a dataset root")
+    p.add_argument("root")
+    p.set_defaults(handler=cmd_info)
+
+
+def _read_all(args):
+    from wtal_tf.data import readers
+    from wtal_tf.data.video import AnnotationSet
+
+    classes = readers.read_classlist(args.classlist) if args.classlist else None
+    subset_map = readers.THUMOS14_SUBSET_MAP if args.preset == "thumos14" else None
+    subsets = args.subset or []
+    if subsets and len(subsets) not in (1, len(args.annotations)):
+        raise WtalError("give one --subset, or one per --annotations file")
+    merged = {}
+    merged_classes = None
+    for i, path in enumerate(args.annotations):
+        subset = subsets[i] if len(subsets) > 1 else (subsets[0] if subsets else
+                                                      _subset_from_name(path))
+        ann = readers.read_annotations(path, format=args.format, classes=classes,
+                                       subset=subset, subset_map=subset_map,
+                                       allow_pickle=args.allow_pickle)
+        for vid in ann.videos:
+            if vid in merged:
+                raise WtalError("video appears in two annotation files",
+                                path=path, video_id=vid)
+        merged.update(ann.videos)
+        merged_classes = merged_classes or ann.classes
+    if classes is None:
+        from wtal_tf.data.video import classes_from_labels
+        if len(args.annotations) > 1:
+            merged_classes = classes_from_labels(merged)
+    return AnnotationSet(classes or merged_classes, merged)
+
+
+def _subset_from_name(path) -> str:
+    name = Path(path).name.lower()
+    for key in ("train", "test", "valid"):
+        if key in name:
+            return {"train": "training", "test": "testing", "valid": "validation"}[key]
+    return "validation"
+
+
+def cmd_convert(args):
+    from wtal_tf.data import interchange, readers
+
+    annotations = _read_all(args)
+    if args.seconds_per_snippet is not None:
+        for v in annotations.videos.values():
+            v.seconds_per_snippet = args.seconds_per_snippet
+    load = None
+    if args.features:
+        ids = list(annotations.videos)
+        video_names = None
+        fpath = Path(args.features)
+        if fpath.is_file():
+            ann_dir = Path(args.annotations[0])
+            names = readers._load_npy(ann_dir / "videoname.npy", allow_pickle=False,
+                                      what="videoname") if ann_dir.is_dir() else None
+            if names is None:
+                raise WtalError("a packed features file needs --annotations to be "
+                                "the W-TALC folder (for videoname.npy)", path=fpath)
+            video_names = [readers._to_str(x) for x in names.reshape(-1)]
+        store = readers.open_features(fpath, video_ids=video_names,
+                                      allow_pickle=args.allow_pickle)
+        missing = [vid for vid in ids if vid not in store]
+        if missing and not args.skip_missing_features:
+            raise WtalError(f"{len(missing)} annotated videos have no features "
+                            f"(first: {missing[0]!r}); pass --skip-missing-features "
+                            "to drop them", path=fpath)
+        for vid in missing:
+            del annotations.videos[vid]
+        load = store.load
+    interchange.write_root(args.out, annotations, load, progress=load is not None)
+    print(f"wrote {args.out}: {len(annotations)} videos, "
+          f"{annotations.num_segments} segments, {len(annotations.classes)} classes"
+          + ("" if load else " (annotations only: add features/<vid>.npy)"))
+    return 0
+
+
+def cmd_validate(args):
+    from wtal_tf.data.validate import validate_root
+
+    report = validate_root(args.root)
+    text = report.summary()
+    print(text.splitlines()[-1] if args.quiet else text)
+    return 0 if report.ok else 1
+
+
+def cmd_info(args):
+    from wtal_tf.data.interchange import open_root
+
+    root = open_root(args.root)
+    ann = root.annotations
+    by_subset = collections.Counter(v.subset for v in ann.videos.values())
+    segs = collections.Counter(v.subset for v in ann.videos.values() for _ in v.segments)
+    print(f"root: {root.path}  version: {root.version}")
+    print(f"classes: {len(ann.classes)}")
+    for subset in sorted(by_subset):
+        print(f"  {subset:<11} {by_subset[subset]:>6} videos {segs[subset]:>7} segments")
+    lengths = []
+    for vid in list(ann.videos)[:100000]:
+        if vid in root.features:
+            lengths.append(np.load(root.features.path(vid), mmap_mode="r").shape[0])
+    if lengths:
+        print(f"features: D={root.feature_dim()}  T min/median/max = "
+              f"{min(lengths)}/{int(np.median(lengths))}/{max(lengths)}")
+    return 0
