@@ -52,7 +52,7 @@ setup(
         # of tensorflow-cpu (README, "GPU").
         "gpu": [f"tensorflow[and-cuda]=={TF_VERSION}"],
         "beam": ["apache-beam>=2.60"],
-        "test": ["pytest>=7", "hypothesis>=6"],
+        "test": ["pytest>=7", "hypothesis>=6", "dill"],
     },
     entry_points={"console_scripts": ["wtal=wtal_tf.cli.main:main"]},
 )

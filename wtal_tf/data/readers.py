@@ -321,11 +321,15 @@ def read_annotations(path, *, format: str | None = None, classes=None,
 # Features
 
 
-def load_feature_file(path, *, video_id=None, mmap: bool = True) -> np.ndarray:
-    """One ``[T, D]`` feature array, checked; memory-mapped by default."""
+def load_feature_file(path, *, video_id=None, mmap: bool = False) -> np.ndarray:
+    """One ``[T, D]`` feature array, checked (memory-mapped on request)."""
     path = Path(path)
     try:
-        arr = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+        if mmap:
+            arr = np.load(path, mmap_mode="r", allow_pickle=False)
+        else:
+            with open(path, "rb") as f:  # a file object: TFDS's test harness wants one
+                arr = np.load(f, allow_pickle=False)
     except FileNotFoundError:
         raise WtalError("feature file not found", path=path, video_id=video_id) from None
     except (ValueError, OSError, EOFError) as e:

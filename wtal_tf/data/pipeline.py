@@ -1,0 +1,129 @@
+"""tf.data input pipelines, from a dataset root or a TFDS dataset.
+
+Elements are dicts::
+
+    {"video_id": string [], "features": float32 [T, D],
+     "labels": float32 [K] (multi-hot), "num_snippets": int32 []}
+
+Features are read one video at a time (``tf.numpy_function`` on the
+memory-mapped ``.npy``), so a dataset never sits in memory whole.  Two
+batchings: one video per step (AutoLoc: ``[1, T, D]``), and padded batches with
+a ``mask`` ``[B, T]`` that is 1 on real snippets (MLP models).  Extra per-video
+arrays (RefineLoc's pseudo labels) are joined by video id from a lookup, never
+written into the dataset.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from wtal_tf.data.interchange import DatasetRoot
+
+AUTOTUNE = tf.data.AUTOTUNE
+
+
+def from_root(root: DatasetRoot, video_ids: Sequence[str], *, shuffle: bool = False,
+              seed: int = 0, extras: Mapping[str, Callable[[str], np.ndarray]] | None = None,
+              extra_specs: Mapping[str, tf.TensorSpec] | None = None) -> tf.data.Dataset:
+    """Videos of a dataset root, read on demand.
+
+    Args:
+        root: an opened interchange root.
+        video_ids: which videos, in this order unless ``shuffle``.
+        shuffle: reshuffle every epoch, deterministically from ``seed``.
+        extras: name -> ``video_id -> array`` joined into each element.
+        extra_specs: the ``tf.TensorSpec`` of each extra.
+    """
+    ids = list(video_ids)
+    classes = root.classes
+    labels = np.stack([root.annotations.videos[v].multi_hot(classes) for v in ids]) \
+        if ids else np.zeros((0, len(classes)), np.float32)
+    dim = root.feature_dim() if ids else 0
+    extras = dict(extras or {})
+    extra_specs = dict(extra_specs or {})
+
+    def load(video_id):
+        vid = video_id.decode() if isinstance(video_id, bytes) else str(video_id)
+        out = [root.features.load(vid)]
+        out += [np.asarray(fn(vid), spec.dtype.as_numpy_dtype)
+                for fn, spec in ((extras[k], extra_specs[k]) for k in extras)]
+        return out
+
+    ds = tf.data.Dataset.from_tensor_slices(
+        {"video_id": tf.constant(ids, tf.string), "labels": tf.constant(labels)})
+    if shuffle:
+        ds = ds.shuffle(max(len(ids), 1), seed=seed, reshuffle_each_iteration=True)
+
+    def read(element):
+        tout = [tf.float32] + [extra_specs[k].dtype for k in extras]
+        arrays = tf.numpy_function(load, [element["video_id"]], tout, stateful=False)
+        feats = tf.ensure_shape(arrays[0], [None, dim])
+        out = dict(element)
+        out["features"] = feats
+        out["num_snippets"] = tf.shape(feats)[0]
+        for k, arr in zip(extras, arrays[1:]):
+            out[k] = tf.ensure_shape(arr, extra_specs[k].shape)
+        return out
+
+    return ds.map(read, num_parallel_calls=AUTOTUNE, deterministic=True)
+
+
+def from_tfds(name: str, split: str, *, shuffle: bool = False, seed: int = 0,
+              data_dir=None) -> tf.data.Dataset:
+    """A TFDS dataset (``wtal_synthetic/thumos``, ``thumos14/i3d``, ...) as elements."""
+    import tensorflow_datasets as tfds
+
+    import wtal_datasets  # noqa: F401 -- registers the builders
+
+    read_config = tfds.ReadConfig(shuffle_seed=seed) if shuffle else None
+    ds = tfds.load(name, split=split, shuffle_files=shuffle, data_dir=data_dir,
+                   read_config=read_config)
+    if shuffle:
+        ds = ds.shuffle(256, seed=seed, reshuffle_each_iteration=True)
+
+    def convert(ex):
+        feats = tf.cast(ex["features"], tf.float32)
+        return {"video_id": ex["video_id"], "features": feats,
+                "labels": tf.cast(ex["labels"], tf.float32),
+                "num_snippets": tf.shape(feats)[0]}
+
+    return ds.map(convert, num_parallel_calls=AUTOTUNE)
+
+
+def _with_mask(element):
+    out = dict(element)
+    out["mask"] = tf.ones([tf.shape(element["features"])[0]], tf.float32)
+    return out
+
+
+def padded_batches(ds: tf.data.Dataset, batch_size: int, *,
+                   drop_remainder: bool = False, prefetch: bool = True) -> tf.data.Dataset:
+    """Padded batches ``[B, T_max, D]`` with ``mask`` ``[B, T_max]`` (1 = real)."""
+    ds = ds.map(_with_mask, num_parallel_calls=AUTOTUNE)
+    ds = ds.padded_batch(batch_size, drop_remainder=drop_remainder)
+    return ds.prefetch(AUTOTUNE) if prefetch else ds
+
+
+def bucketed_batches(ds: tf.data.Dataset, batch_size: int, *,
+                     boundaries: Sequence[int] = (128, 256, 512, 1024, 2048),
+                     prefetch: bool = True) -> tf.data.Dataset:
+    """Padded batches of similar lengths (less padding, same masks)."""
+    ds = ds.map(_with_mask, num_parallel_calls=AUTOTUNE)
+    ds = ds.bucket_by_sequence_length(
+        lambda e: e["num_snippets"], bucket_boundaries=list(boundaries),
+        bucket_batch_sizes=[batch_size] * (len(boundaries) + 1), pad_to_bucket_boundary=False)
+    return ds.prefetch(AUTOTUNE) if prefetch else ds
+
+
+def one_video_per_step(ds: tf.data.Dataset, *, prefetch: bool = True) -> tf.data.Dataset:
+    """Batches of one whole video ``[1, T, D]`` (AutoLoc, §5.2)."""
+    ds = ds.map(_with_mask, num_parallel_calls=AUTOTUNE).batch(1)
+    return ds.prefetch(AUTOTUNE) if prefetch else ds
+
+
+def to_model_inputs(element):
+    """Splits an element into Keras ``(x, y)``: x = features + mask, y = labels."""
+    return {"features": element["features"], "mask": element["mask"]}, element["labels"]
