@@ -1,0 +1,74 @@
+"""``wtal train cas|autoloc``, ``wtal predict``, ``wtal refine``, ``wtal info``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from wtal_tf.errors import WtalError
+
+
+def _add_data_args(p, required=True):
+    g = p.add_mutually_exclusive_group(required=required)
+    g.add_argument("--data", help="an interchange dataset root")
+    g.add_argument("--tfds", help="a TFDS dataset, e.g. wtal_synthetic/thumos")
+    p.add_argument("--tfds-data-dir", help="TFDS data_dir (default ~/tensorflow_datasets)")
+
+
+def register(sub):
+    train = sub.add_parser("train", help="train a model")
+    tsub = train.add_subparsers(dest="model", metavar="MODEL")
+    tsub.required = True
+
+    p = tsub.add_parser("cas", help="RefineLoc's base CAS model (video labels only)")
+    p.add_argument("--config", required=True, help="e.g. synthetic_thumos_cas, thumos14_cas")
+    _add_data_args(p)
+    p.add_argument("--run-dir", required=True)
+    p.add_argument("--epochs", type=int, help="override the config's epochs")
+    p.add_argument("--seed", type=int, help="override the config's seed")
+    p.set_defaults(handler=cmd_train_cas)
+
+    p = sub.add_parser("predict", help="detections of a trained run on the test videos")
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    _add_data_args(p)
+    p.add_argument("--out", required=True, help="detections JSON (ActivityNet results format)")
+    p.add_argument("--split", default="test", choices=("train", "holdout", "test"))
+    p.add_argument("--save-cas", help="also write CAS, p_fg per video to this .npz "
+                   "(for 'wtal plot --cas')")
+    p.set_defaults(handler=cmd_predict)
+
+
+def open_data(args):
+    from wtal_tf.data.source import open_source
+
+    return open_source(args.data, args.tfds, getattr(args, "tfds_data_dir", None))
+
+
+def cmd_train_cas(args):
+    from wtal_tf.configs import get_config
+    from wtal_tf.training.cas_trainer import train_cas
+
+    cfg = get_config(args.config)
+    source = open_data(args)
+    train_cas(cfg, source, args.run_dir, seed=args.seed, epochs=args.epochs)
+    print(f"trained {cfg.name} into {args.run_dir}")
+    return 0
+
+
+def check_compatible(data_info: dict, source, run_dir):
+    if list(data_info["classes"]) != list(source.classes):
+        raise WtalError(f"the run was trained on {len(data_info['classes'])} classes, the "
+                        f"data has {len(source.classes)} (or another order)", path=run_dir)
+    if int(data_info["feature_dim"]) != int(source.feature_dim):
+        raise WtalError(f"the run expects D = {data_info['feature_dim']} features, the data "
+                        f"has D = {source.feature_dim}", path=run_dir)
+
+
+def cmd_predict(args):
+    from wtal_tf.models import predict as predict_lib
+
+    source = open_data(args)
+    dets = predict_lib.predict_run(args.run_dir, source, args.split, out=args.out,
+                                   save_cas=args.save_cas)
+    n_videos = len(set(dets.video_ids.tolist()))
+    print(f"wrote {args.out}: {len(dets)} detections in {n_videos} videos")
+    return 0

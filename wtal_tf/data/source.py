@@ -1,0 +1,163 @@
+"""A data source for trainers: a dataset root or a TFDS dataset, same interface.
+
+Splits are ``train`` (training videos minus the holdout), ``holdout`` and
+``test``; see :mod:`wtal_tf.data.splits`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Callable, Mapping
+
+import numpy as np
+
+from wtal_tf.data.video import AnnotationSet, Segment, VideoAnnotation
+from wtal_tf.errors import WtalError
+
+SPLITS = ("train", "holdout", "test")
+
+
+class DataSource:
+    """What a trainer needs from data."""
+
+    classes: tuple[str, ...]
+    feature_dim: int
+    description: str
+
+    def video_ids(self, split: str) -> list[str]:
+        raise NotImplementedError
+
+    def annotation(self, video_id: str) -> VideoAnnotation:
+        raise NotImplementedError
+
+    def dataset(self, split: str, *, shuffle: bool = False, seed: int = 0,
+                extras: Mapping[str, Callable] | None = None, extra_specs=None):
+        raise NotImplementedError
+
+    def ground_truth(self, split: str) -> AnnotationSet:
+        """Annotations of a split, for evaluation."""
+        ids = self.video_ids(split)
+        return AnnotationSet(self.classes, {v: self.annotation(v) for v in ids})
+
+    def fingerprint(self) -> str:
+        raise NotImplementedError
+
+    def to_dict(self) -> dict:
+        return {"description": self.description, "classes": list(self.classes),
+                "feature_dim": self.feature_dim, "fingerprint": self.fingerprint(),
+                "split_sizes": {s: len(self.video_ids(s)) for s in SPLITS}}
+
+
+class RootSource(DataSource):
+    """An interchange dataset root (``annotations.json`` + ``features/``)."""
+
+    def __init__(self, path, *, root=None):
+        from wtal_tf.data import interchange, splits
+
+        self.root = root or interchange.open_root(path)
+        self.classes = self.root.classes
+        self._splits = splits.split_ids(self.root.annotations)
+        if not self._splits["train"] and not self._splits["test"]:
+            raise WtalError("no 'training', 'validation' or 'testing' videos", path=path)
+        self.feature_dim = self.root.feature_dim()
+        self.description = f"root:{Path(self.root.path).resolve()}"
+
+    def video_ids(self, split):
+        return list(self._splits[split])
+
+    def annotation(self, video_id):
+        return self.root.annotations.videos[video_id]
+
+    def features(self, video_id) -> np.ndarray:
+        return self.root.features.load(video_id)
+
+    def dataset(self, split, *, shuffle=False, seed=0, extras=None, extra_specs=None):
+        from wtal_tf.data import pipeline
+
+        return pipeline.from_root(self.root, self.video_ids(split), shuffle=shuffle,
+                                  seed=seed, extras=extras, extra_specs=extra_specs)
+
+    def fingerprint(self):
+        return self.root.fingerprint()
+
+
+class TfdsSource(DataSource):
+    """A TFDS dataset built by one of ``wtal_datasets``' builders."""
+
+    def __init__(self, name: str, data_dir=None):
+        import tensorflow_datasets as tfds
+
+        import wtal_datasets  # noqa: F401 -- registers the builders
+
+        self.name = name
+        self.builder = tfds.builder(name, data_dir=data_dir)
+        self.builder.download_and_prepare()
+        self.classes = tuple(self.builder.info.metadata["classes"])
+        self.feature_dim = int(self.builder.info.features["features"].shape[-1])
+        self.description = f"tfds:{name}"
+        self._annotations: dict[str, VideoAnnotation] = {}
+        self._ids: dict[str, list[str]] = {}
+        for split in SPLITS:
+            ids = []
+            ds = self.builder.as_dataset(split=split).map(
+                lambda e: {k: e[k] for k in ("video_id", "duration", "seconds_per_snippet",
+                                             "segments", "labels")})
+            for ex in ds.as_numpy_iterator():
+                vid = ex["video_id"].decode()
+                segs = [Segment(float(s[0]), float(s[1]), self.classes[int(lab)])
+                        for s, lab in zip(ex["segments"]["segment"], ex["segments"]["label"])]
+                labels = tuple(c for c, y in zip(self.classes, ex["labels"]) if y > 0)
+                self._annotations[vid] = VideoAnnotation(
+                    vid, "training" if split != "test" else "testing",
+                    float(ex["duration"]), segs, labels=labels,
+                    seconds_per_snippet=float(ex["seconds_per_snippet"]))
+                ids.append(vid)
+            self._ids[split] = ids
+
+    def video_ids(self, split):
+        return list(self._ids[split])
+
+    def annotation(self, video_id):
+        return self._annotations[video_id]
+
+    def features(self, video_id) -> np.ndarray:
+        raise WtalError("random access to TFDS features is not supported; iterate "
+                        "dataset()", video_id=video_id)
+
+    def dataset(self, split, *, shuffle=False, seed=0, extras=None, extra_specs=None):
+        import tensorflow as tf
+
+        from wtal_tf.data import pipeline
+
+        ds = pipeline.from_tfds(self.name, split, shuffle=shuffle, seed=seed,
+                                data_dir=self.builder.data_dir_root)
+        if extras:
+            names = list(extras)
+
+            def join(e):
+                def load(vid):
+                    v = vid.decode()
+                    return [np.asarray(extras[k](v), extra_specs[k].dtype.as_numpy_dtype)
+                            for k in names]
+                arrays = tf.numpy_function(load, [e["video_id"]],
+                                           [extra_specs[k].dtype for k in names])
+                out = dict(e)
+                for k, a in zip(names, arrays):
+                    out[k] = tf.ensure_shape(a, extra_specs[k].shape)
+                return out
+            ds = ds.map(join)
+        return ds
+
+    def fingerprint(self):
+        info = self.builder.info
+        return f"{self.name}@{info.version}:" + ",".join(
+            f"{s}={info.splits[s].num_examples}" for s in SPLITS)
+
+
+def open_source(data=None, tfds_name=None, tfds_data_dir=None) -> DataSource:
+    if (data is None) == (tfds_name is None):
+        raise WtalError("give exactly one of --data ROOT or --tfds NAME")
+    if data is not None:
+        return RootSource(data)
+    return TfdsSource(tfds_name, data_dir=tfds_data_dir)

@@ -1,0 +1,3 @@
+"""Thin Keras layers over ``wtal_tf.ops``; each returns its init args from get_config."""
+
+from wtal_tf.layers.mlp import SnippetMLP  # noqa: F401

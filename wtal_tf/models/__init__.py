@@ -1,0 +1,1 @@
+"""Models: the CAS model (RefineLoc base), AutoLoc, the RefineLoc loop."""

@@ -1,0 +1,89 @@
+"""RefineLoc's WSTAL base model: snippet CAS + bg/fg attention -> video label.
+
+It is RefineLoc's iteration 0 and the source of the CAS that AutoLoc
+localises on (AutoLoc used an external UntrimmedNet; we train our own).
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from wtal_tf.layers.mlp import SnippetMLP
+from wtal_tf.ops import cas as cas_ops
+
+
+@keras.saving.register_keras_serializable(package="wtal_tf")
+class CasModel(keras.Model):
+    """Snippet-level classification MLP and bg/fg attention MLP (RefineLoc §3.1).
+
+    Args:
+        num_classes: K (from the data).
+        num_layers: L fully connected layers per MLP (RL §4.2: 2).
+        attention: ``"softmax2"`` (bg/fg 2-way softmax, the paper's) or
+            ``"sigmoid1"`` (one sigmoid output, an option of the official code).
+        video_loss: ``"paper"`` or ``"official"`` (see
+            :func:`wtal_tf.ops.cas.video_label_loss`).
+        beta: weight of the pseudo-label loss (RL eq. 4); 0 at iteration 0.
+
+    Call arguments:
+        inputs: dict with ``features`` ``(batch, time, D)`` and optionally
+            ``mask`` ``(batch, time)`` (1 = real snippet).  Training inputs may
+            also hold ``pseudo_labels`` and ``pseudo_weights`` ``(batch, time)``.
+
+    Returns:
+        dict: ``cas_logits`` ``(batch, time, K)``, ``attention_logits``
+        ``(batch, time, 2|1)``, ``attention_time`` and ``p_fg``
+        ``(batch, time)``, ``video_scores`` ``(batch, K)``.
+
+    Example:
+        >>> model = CasModel(num_classes=20)
+        >>> out = model({"features": tf.zeros((2, 7, 64)), "mask": tf.ones((2, 7))})
+        >>> out["video_scores"].shape
+        TensorShape([2, 20])
+    """
+
+    def __init__(self, num_classes: int, num_layers: int = 2, attention: str = "softmax2",
+                 video_loss: str = "paper", beta: float = 0.0, **kwargs):
+        super().__init__(**kwargs)
+        if attention not in ("softmax2", "sigmoid1"):
+            raise ValueError(f"attention must be 'softmax2' or 'sigmoid1', got {attention!r}")
+        self.num_classes = num_classes
+        self.num_layers = num_layers
+        self.attention = attention
+        self.video_loss = video_loss
+        self.beta = float(beta)
+        self.classifier = SnippetMLP(num_classes, num_layers, name="classification")
+        self.attention_mlp = SnippetMLP(2 if attention == "softmax2" else 1, num_layers,
+                                        name="attention")
+
+    def call(self, inputs, training=False):
+        features = inputs["features"]
+        mask = inputs.get("mask")
+        if mask is None:
+            mask = tf.ones(tf.shape(features)[:2], features.dtype)
+        cas_logits = self.classifier(features)
+        attention_logits = self.attention_mlp(features)
+        attention_time = cas_ops.temporal_attention(attention_logits, mask)
+        return {
+            "cas_logits": cas_logits,
+            "attention_logits": attention_logits,
+            "attention_time": attention_time,
+            "p_fg": cas_ops.foreground_probability(attention_logits),
+            "video_scores": cas_ops.video_scores(cas_logits, attention_time),
+        }
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        loss = tf.reduce_mean(cas_ops.video_label_loss(
+            y, y_pred["cas_logits"], y_pred["attention_time"], self.video_loss))
+        if self.beta > 0 and isinstance(x, dict) and "pseudo_labels" in x:
+            loss += self.beta * tf.reduce_mean(cas_ops.pseudo_label_loss(
+                y_pred["attention_logits"], x["pseudo_labels"], x["pseudo_weights"]))
+        for extra in self.losses:
+            loss += extra
+        return loss
+
+    def get_config(self):
+        return {"num_classes": self.num_classes, "num_layers": self.num_layers,
+                "attention": self.attention, "video_loss": self.video_loss,
+                "beta": self.beta, "name": self.name}

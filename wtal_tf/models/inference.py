@@ -1,0 +1,109 @@
+"""Inference of the CAS model: per-video CAS, p_fg and ŷ, then segments in seconds."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import tensorflow as tf
+
+from wtal_tf.configs import SegmentPredictionConfig
+from wtal_tf.data import pipeline
+from wtal_tf.data.detections import Detections
+from wtal_tf.data.source import DataSource
+from wtal_tf.data.video import seconds_per_snippet, snippet_span_to_seconds
+from wtal_tf.ops import segments as seg_ops
+
+
+@dataclasses.dataclass
+class VideoOutputs:
+    """The CAS model's outputs for one video (padding removed)."""
+
+    video_id: str
+    class_scores: np.ndarray   # [T, K] softmax over classes (C̄)
+    p_fg: np.ndarray           # [T]
+    video_scores: np.ndarray   # [K] ŷ
+    labels: np.ndarray         # [K] ground-truth multi-hot
+
+
+def cas_outputs(model, source: DataSource, split: str, batch_size: int = 16
+                ) -> dict[str, VideoOutputs]:
+    """Runs the model over a split in padded batches; returns outputs per video."""
+    ds = pipeline.padded_batches(source.dataset(split), batch_size)
+    out: dict[str, VideoOutputs] = {}
+    for batch in ds:
+        pred = _forward(model, batch["features"], batch["mask"])
+        scores = tf.nn.softmax(pred["cas_logits"], axis=-1).numpy()
+        p_fg = pred["p_fg"].numpy()
+        y_hat = pred["video_scores"].numpy()
+        for b, vid in enumerate(batch["video_id"].numpy()):
+            t = int(batch["num_snippets"][b])
+            vid = vid.decode()
+            out[vid] = VideoOutputs(vid, scores[b, :t], p_fg[b, :t], y_hat[b],
+                                    batch["labels"][b].numpy())
+    return out
+
+
+@tf.function(reduce_retracing=True)
+def _forward(model, features, mask):
+    return model({"features": features, "mask": mask}, training=False)
+
+
+_SEGMENT_FNS: dict[tuple, object] = {}
+
+
+def _segment_fn(top_k: int, inflate: int, max_gap: int):
+    key = (top_k, inflate, max_gap)
+    if key not in _SEGMENT_FNS:
+        @tf.function(input_signature=[tf.TensorSpec([None, None], tf.float32),
+                                      tf.TensorSpec([None], tf.float32),
+                                      tf.TensorSpec([None], tf.float32),
+                                      tf.TensorSpec([], tf.float32),
+                                      tf.TensorSpec([], tf.float32)])
+        def fn(class_scores, p_fg, video_scores, alpha_a, alpha_c):
+            return seg_ops.predict_segments(class_scores, p_fg, video_scores,
+                                            alpha_a=alpha_a, alpha_c=alpha_c, top_k=top_k,
+                                            inflate=inflate, max_gap=max_gap)
+        _SEGMENT_FNS[key] = fn
+    return _SEGMENT_FNS[key]
+
+
+def predict_segments_np(out: VideoOutputs, cfg: SegmentPredictionConfig):
+    """Segment prediction (§3.1) for one video: ``(segments [N,2] snippets, scores, classes)``."""
+    fn = _segment_fn(cfg.top_k, cfg.inflate, cfg.max_gap)
+    seg, score, cls = fn(tf.constant(out.class_scores, tf.float32),
+                         tf.constant(out.p_fg, tf.float32),
+                         tf.constant(out.video_scores, tf.float32),
+                         tf.constant(cfg.alpha_a, tf.float32),
+                         tf.constant(cfg.alpha_c, tf.float32))
+    return seg.numpy(), score.numpy(), cls.numpy()
+
+
+def outputs_to_detections(outputs: dict[str, VideoOutputs], source: DataSource,
+                          cfg: SegmentPredictionConfig) -> Detections:
+    """Segment predictions of every video, in seconds."""
+    parts = []
+    for vid, out in outputs.items():
+        seg, score, cls = predict_segments_np(out, cfg)
+        if not len(score):
+            continue
+        stride = seconds_per_snippet(source.annotation(vid), out.class_scores.shape[0])
+        start, end = snippet_span_to_seconds(seg[:, 0], seg[:, 1], stride)
+        parts.append(Detections(np.full(len(score), vid), start.astype(float),
+                                end.astype(float), score.astype(float),
+                                np.asarray(source.classes)[cls]))
+    return Detections.concatenate(parts)
+
+
+def gated_cas_np(out: VideoOutputs, gate: str, threshold: float) -> np.ndarray:
+    """The CAS AutoLoc consumes, ``[T, K]``, from stored outputs."""
+    scores = out.class_scores
+    if gate == "hard":
+        return scores * (out.p_fg >= threshold)[:, None]
+    if gate == "soft":
+        return scores * out.p_fg[:, None]
+    return scores
+
+
+__all__ = ["VideoOutputs", "cas_outputs", "outputs_to_detections", "predict_segments_np",
+           "gated_cas_np"]

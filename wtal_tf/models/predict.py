@@ -1,0 +1,41 @@
+"""Detections from a run directory, whatever trained it (one entry point)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from wtal_tf import io_utils
+from wtal_tf.data.detections import Detections, write_detections
+from wtal_tf.data.source import DataSource
+from wtal_tf.training import run_dir as rd
+
+
+def predict_run(run_dir, source: DataSource, split: str = "test", *, out=None,
+                save_cas=None) -> Detections:
+    from wtal_tf.cli.model_cmd import check_compatible
+
+    cfg, data, _ = rd.read_run(run_dir)
+    check_compatible(data, source, run_dir)
+    if cfg.method in ("cas", "refineloc"):
+        from wtal_tf.models.inference import cas_outputs, outputs_to_detections
+        from wtal_tf.training.cas_trainer import load_cas_model
+
+        model, cfg, _ = load_cas_model(run_dir)
+        outputs = cas_outputs(model, source, split)
+        dets = outputs_to_detections(outputs, source, cfg.test_segments)
+        if save_cas:
+            arrays = {"classes": np.asarray(source.classes)}
+            for vid, o in outputs.items():
+                arrays[f"{vid}/cas"] = o.class_scores
+                arrays[f"{vid}/p_fg"] = o.p_fg
+            with io_utils.atomic_path(save_cas, suffix=".npz") as tmp:
+                np.savez_compressed(tmp, **arrays)
+    elif cfg.method == "autoloc":
+        from wtal_tf.models.autoloc import predict_autoloc_run
+
+        dets = predict_autoloc_run(run_dir, source, split)
+    else:
+        raise ValueError(f"unknown method {cfg.method!r}")
+    if out is not None:
+        write_detections(out, dets, extra={"run_dir": str(run_dir), "split": split})
+    return dets

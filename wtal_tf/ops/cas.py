@@ -1,0 +1,108 @@
+"""RefineLoc's base model math (§3.1, eqs. 1-2) and the video-level losses.
+
+Shapes: ``B`` videos, ``T`` snippets (padded), ``K`` classes.  ``mask`` is
+``[B, T]``, 1 on real snippets and 0 on padding.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+_NEG = -1e9
+
+
+def foreground_probability(attention_logits: tf.Tensor) -> tf.Tensor:
+    """p_fg ``[B, T]`` from ``[B, T, 2]`` (bg/fg softmax, eq. 1) or ``[B, T, 1]`` (sigmoid)."""
+    if attention_logits.shape[-1] == 2:
+        return tf.nn.softmax(attention_logits, axis=-1)[..., 1]
+    return tf.sigmoid(attention_logits[..., 0])
+
+
+def temporal_attention(attention_logits: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
+    """Ā^time ``[B, T]``: softmax over (real) time of the foreground score (eq. 2).
+
+    For the 2-way head the softmax is applied to the foreground *probability*
+    Ā^bf (eq. 2 as written, and the official code); for the 1-way head to its
+    logit.  Padded snippets get weight 0.
+    """
+    if attention_logits.shape[-1] == 2:
+        score = foreground_probability(attention_logits)
+    else:
+        score = attention_logits[..., 0]
+    score = tf.where(mask > 0, score, _NEG)
+    return tf.nn.softmax(score, axis=1) * tf.cast(mask > 0, score.dtype)
+
+
+def video_scores(cas_logits: tf.Tensor, attention_time: tf.Tensor) -> tf.Tensor:
+    """ŷ ``[B, K]`` = Σ_t Ā^time_t · softmax(C_t) (§3.1, video label prediction)."""
+    return tf.einsum("bt,btk->bk", attention_time, tf.nn.softmax(cas_logits, axis=-1))
+
+
+def video_label_loss(labels: tf.Tensor, cas_logits: tf.Tensor, attention_time: tf.Tensor,
+                     form: str = "paper") -> tf.Tensor:
+    """Cross-entropy between video labels and the pooled prediction, ``[B]``.
+
+    Args:
+        labels: ``[B, K]`` multi-hot video labels.
+        cas_logits: ``[B, T, K]``.
+        attention_time: ``[B, T]`` from :func:`temporal_attention`.
+        form: ``"paper"``: ``-Σ_k (y_k / Σy) log ŷ_k`` (the paper's pooling,
+            the label distribution normalised: videos with several classes,
+            as in THUMOS'14, count each); ``"official"``: the released code's
+            ``-Σ_t a_t log_softmax(C_t)[first label]``, first label only.
+    """
+    labels = tf.cast(labels, cas_logits.dtype)
+    if form == "paper":
+        y = labels / tf.maximum(tf.reduce_sum(labels, axis=-1, keepdims=True), 1e-12)
+        y_hat = video_scores(cas_logits, attention_time)
+        return -tf.reduce_sum(y * tf.math.log(tf.maximum(y_hat, 1e-12)), axis=-1)
+    if form == "official":
+        first = tf.argmax(labels, axis=-1)  # the first label in class order
+        log_p = tf.nn.log_softmax(cas_logits, axis=-1)                       # [B, T, K]
+        pooled = tf.einsum("bt,btk->bk", attention_time, log_p)
+        return -tf.gather(pooled, first, axis=1, batch_dims=1)
+    raise ValueError(f"unknown video loss form {form!r}; expected 'paper' or 'official'")
+
+
+def pseudo_label_loss(attention_logits: tf.Tensor, pseudo_labels: tf.Tensor,
+                      weights: tf.Tensor) -> tf.Tensor:
+    """RefineLoc eq. 4's second term, class-weighted, per video ``[B]``.
+
+    ``(1/T) Σ_t w_t · CE(Ā^bf_t, G(t))`` over the sampled snippets, where the
+    class weight is ``[1 - w, w]`` for (background, foreground) with
+    ``w = #bg / #all`` of the video's pseudo labels (the official code's
+    class weighting), so the rarer label is weighted up.
+
+    Args:
+        attention_logits: ``[B, T, 2]`` or ``[B, T, 1]``.
+        pseudo_labels: ``[B, T]`` in {0, 1} (1 = foreground).
+        weights: ``[B, T]``: 1 on sampled real snippets, 0 elsewhere.
+    """
+    g = tf.cast(pseudo_labels, attention_logits.dtype)
+    weights = tf.cast(weights, attention_logits.dtype)
+    n = tf.maximum(tf.reduce_sum(weights, axis=1, keepdims=True), 1.0)
+    w_bg = tf.reduce_sum((1.0 - g) * weights, axis=1, keepdims=True) / n  # fraction bg
+    class_w = g * w_bg + (1.0 - g) * (1.0 - w_bg)
+    if attention_logits.shape[-1] == 2:
+        ce = tf.nn.sparse_softmax_cross_entropy_with_logits(
+            tf.cast(pseudo_labels, tf.int32), attention_logits)
+    else:
+        ce = tf.nn.sigmoid_cross_entropy_with_logits(g, attention_logits[..., 0])
+    return tf.reduce_sum(class_w * ce * weights, axis=1) / n[:, 0]
+
+
+def gated_cas(cas_logits: tf.Tensor, p_fg: tf.Tensor, gate: str = "hard",
+              threshold: float = 0.5) -> tf.Tensor:
+    """The CAS AutoLoc localises on: per-class softmax scores in [0, 1], gated.
+
+    ``hard``: zero where ``p_fg < threshold`` (UntrimmedNet's binarised
+    attention, AutoLoc §4.2); ``soft``: multiplied by ``p_fg``.
+    """
+    scores = tf.nn.softmax(cas_logits, axis=-1)
+    if gate == "hard":
+        return scores * tf.cast(p_fg >= threshold, scores.dtype)[..., None]
+    if gate == "soft":
+        return scores * p_fg[..., None]
+    if gate == "none":
+        return scores
+    raise ValueError(f"unknown CAS gate {gate!r}; expected 'hard', 'soft' or 'none'")

@@ -1,0 +1,1 @@
+"""Trainers (thin orchestration of keras fit), callbacks and run directories."""
