@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-BENCHMARKS = ("evaluation", "data")
+BENCHMARKS = ("evaluation", "data", "cas")
 REPO = Path(__file__).resolve().parents[1]
 
 
