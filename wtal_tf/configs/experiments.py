@@ -57,6 +57,11 @@ class AutoLocConfig:
     nms_iou: float = 0.4            # AL §4.3: NMS at IoU 0.4
     test_top_k: int = 0             # AL §4.3: all classes at test (0); NOTES: top-2
     loss: str = "oic"               # "oic" | "inner_only" (AL §5.4 Q2)
+    # AL §4.3 sums the kept segments' OIC; the official layer scales each
+    # kept segment's gradient by 1/#kept (NOTES), and AL §5.2's lr 1e-3 was
+    # tuned with that scaling: with the plain sum, training diverges at lr
+    # 1e-3 here (t_w grows until exp overflows).  So: "mean" = sum / #kept.
+    loss_reduction: str = "mean"    # "mean" | "sum"
     learning_rate: float = 1e-3     # AL §5.2
     lr_step: int = 200              # AL §5.2: /10 every 200 iterations
     weight_decay: float = 5e-4      # AL §5.2

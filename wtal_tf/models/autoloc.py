@@ -1,0 +1,154 @@
+"""AutoLoc: a localization branch trained by the OIC loss on a frozen CAS (AutoLoc §4).
+
+One video per step (AutoLoc §5.2).  The CAS comes from our CAS model
+(RefineLoc's base), frozen inside this model so that one graph holds the
+whole detector: CAS model -> gated CAS; localization network -> anchors ->
+OIC layer (selection, NMS) -> detections.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from wtal_tf.configs import AutoLocConfig, ExperimentConfig
+from wtal_tf.layers.localization import LocalizationNetwork
+from wtal_tf.layers.oic import OICLayer
+from wtal_tf.models.cas_model import CasModel
+from wtal_tf.ops import cas as cas_ops
+from wtal_tf.ops import oic_select
+
+
+class AutoLocModel(keras.Model):
+    """The whole AutoLoc detector around a frozen :class:`CasModel`.
+
+    Args:
+        cas_model: a trained CAS model (frozen here).
+        cfg: the AutoLoc settings (anchors, thresholds, loss).
+        cas_gate, cas_gate_threshold: how the CAS is gated by p_fg.
+
+    The training loss is ``cfg.loss_reduction`` over the kept segments:
+    ``"mean"`` (default: the sum divided by the number kept, the official
+    code's gradient scale) or ``"sum"`` (AutoLoc §4.3 as written).  A video
+    with no kept segment contributes 0 and no gradient.
+
+    Call arguments:
+        inputs: dict with ``features`` ``(1, time, D)``.
+
+    Returns:
+        ``(t_x, t_w)`` each ``(1, time, anchors)``.
+    """
+
+    def __init__(self, cas_model: CasModel, cfg: AutoLocConfig, cas_gate: str = "hard",
+                 cas_gate_threshold: float = 0.5, **kwargs):
+        super().__init__(**kwargs)
+        self.cas_model = cas_model
+        self.cas_model.trainable = False
+        self.cfg = cfg
+        self.cas_gate = cas_gate
+        self.cas_gate_threshold = cas_gate_threshold
+        self.localizer = LocalizationNetwork(len(cfg.anchors), cfg.filters, cfg.num_conv_layers,
+                                             cfg.activation, cfg.head_kernel, name="localizer")
+        self.oic_layer = OICLayer(cfg.anchors, cfg.inflation, cfg.min_outer, cfg.cas_threshold,
+                                  cfg.oic_threshold, cfg.nms_iou, cfg.loss, name="oic")
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.kept_tracker = keras.metrics.Mean(name="kept_segments")
+        self.inner_tracker = keras.metrics.Mean(name="inner_activation")
+        self.outer_tracker = keras.metrics.Mean(name="outer_activation")
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker, self.kept_tracker, self.inner_tracker, self.outer_tracker]
+
+    def call(self, inputs, training=False):
+        return self.localizer(inputs["features"], training=training)
+
+    def video_cas(self, features):
+        """``(gated CAS [T, K], video scores ŷ [K])`` for one video ``[1, T, D]``."""
+        out = self.cas_model({"features": features}, training=False)
+        cas = cas_ops.gated_cas(out["cas_logits"], out["p_fg"], self.cas_gate,
+                                self.cas_gate_threshold)
+        return tf.stop_gradient(cas[0]), tf.stop_gradient(out["video_scores"][0])
+
+    def _loss(self, features, labels, training):
+        cas, _ = self.video_cas(features)
+        classes = tf.cast(tf.where(labels[0] > 0)[:, 0], tf.int32)  # ground truth only
+        t_x, t_w = self.localizer(features, training=training)
+        sel = self.oic_layer(cas, t_x[0], t_w[0], classes)
+        kept = tf.reduce_sum(tf.cast(sel.valid, tf.float32))
+        total = tf.reduce_sum(sel.losses)
+        loss = total if self.cfg.loss_reduction == "sum" else total / tf.maximum(kept, 1.0)
+        return loss, kept, sel, cas
+
+    def _track(self, loss, kept, sel):
+        self.loss_tracker.update_state(loss)
+        self.kept_tracker.update_state(kept)
+        # mean inner / outer activation of the kept segments (TensorBoard)
+        valid = tf.cast(sel.valid, tf.float32)
+        n = tf.maximum(tf.reduce_sum(valid), 1.0)
+        self.inner_tracker.update_state(tf.reduce_sum(sel.inner * valid) / n)
+        self.outer_tracker.update_state(tf.reduce_sum(sel.outer * valid) / n)
+        return {m.name: m.result() for m in self.metrics}
+
+    def train_step(self, data):
+        x, y = data
+        with tf.GradientTape() as tape:
+            loss, kept, sel, _ = self._loss(x["features"], y, training=True)
+        variables = self.localizer.trainable_variables
+        grads = tape.gradient(loss, variables)
+        grads = [tf.zeros_like(v) if g is None else g for g, v in zip(grads, variables)]
+        self.optimizer.apply(grads, variables)
+        return self._track(loss, kept, sel)
+
+    def test_step(self, data):
+        x, y = data
+        loss, kept, sel, _ = self._loss(x["features"], y, training=False)
+        return self._track(loss, kept, sel)
+
+    def detect(self, features, max_detections: int | None = None, top_k: int | None = None):
+        """Detections of one video ``[1, T, D]`` (padded to ``max_detections``).
+
+        Returns:
+            ``(segments [N, 2] continuous snippets, scores [N], classes [N],
+            num_detections [])``.
+        """
+        max_detections = max_detections or self.cfg.max_detections
+        top_k = self.cfg.test_top_k if top_k is None else top_k
+        cas, y_hat = self.video_cas(features)
+        k = tf.shape(cas)[1]
+        if top_k:
+            classes = tf.math.top_k(y_hat, k=tf.minimum(top_k, k)).indices
+        else:
+            classes = tf.range(k)  # AutoLoc §4.3: all classes at test time
+        t_x, t_w = self.localizer(features, training=False)
+        sel = self.oic_layer(cas, t_x[0], t_w[0], classes, max_per_class=max_detections)
+        return oic_select.flatten_detections(sel, max_detections)
+
+    def get_config(self):
+        return {"cfg": self.cfg.__dict__, "cas_gate": self.cas_gate,
+                "cas_gate_threshold": self.cas_gate_threshold}
+
+
+def build_autoloc(cfg: ExperimentConfig, cas_model: CasModel, feature_dim: int,
+                  autoloc_cfg: AutoLocConfig | None = None) -> AutoLocModel:
+    model = AutoLocModel(cas_model, autoloc_cfg or cfg.autoloc, cfg.cas_gate,
+                         cfg.cas_gate_threshold)
+    model({"features": tf.zeros((1, 4, feature_dim))})
+    return model
+
+
+def make_optimizer(cfg: AutoLocConfig) -> keras.optimizers.Optimizer:
+    """SGD, lr 1e-3 divided by 10 every ``lr_step`` iterations, weight decay (AutoLoc §5.2)."""
+    schedule = keras.optimizers.schedules.ExponentialDecay(
+        cfg.learning_rate, decay_steps=cfg.lr_step, decay_rate=0.1, staircase=True)
+    return keras.optimizers.SGD(schedule, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+
+
+__all__ = ["AutoLocModel", "build_autoloc", "make_optimizer"]
+
+
+def predict_autoloc_run(run_dir, source, split):
+    from wtal_tf.training.autoloc_trainer import autoloc_detections, load_autoloc
+
+    model, _, _ = load_autoloc(run_dir)
+    return autoloc_detections(model, source, split)

@@ -1,0 +1,170 @@
+"""AutoLoc's boundary transform and Outer-Inner-Contrastive loss (AutoLoc §3, §4.3).
+
+Units are snippets.  A segment ``[x1, x2]`` is inclusive, so it spans
+``x2 - x1 + 1`` snippets (eq. 1); boundaries are continuous and are rounded
+to the nearest snippet (``floor(x + 0.5)``) to read the CAS.
+
+Clipping rule (documented, used everywhere): the inner boundary is clipped to
+the video, ``[0, T - 1]``; the outer boundary to ``[-1, T]``: one virtual
+snippet of activation 0 on each side of the video.  With the outer side at
+least one snippet wide (``max(alpha * w, 1)``, the official code's floor),
+this keeps the outer area >= 2 snippets for every segment, any ``T >= 1``,
+where the paper's ``alpha * w`` alone would divide by zero for short anchors.
+Clipping passes gradients straight through (as the official code does), so a
+boundary pushed past the video's end is still pulled back by the loss.
+
+The OIC loss of every (position, anchor, class) is computed at once from
+prefix sums of the CAS, and its gradient w.r.t. the four boundaries is given
+by eqs. 2-5 through ``tf.custom_gradient`` (rounding treated as identity).
+The chain to ``t_x, t_w`` is TensorFlow's.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+
+def round_half_up(x):
+    return tf.floor(x + 0.5)
+
+
+def _straight_through_clip(x, lo, hi):
+    return x + tf.stop_gradient(tf.clip_by_value(x, lo, hi) - x)
+
+
+def decode_boundaries(t_x: tf.Tensor, t_w: tf.Tensor, anchors, *, inflation: float = 0.25,
+                      min_outer: float = 1.0):
+    """Regress anchors into inner and outer boundaries (AutoLoc §4.3, Fig. 3).
+
+    ``c_x = s_x + w_a t_x``, ``w = w_a exp(t_w)``, ``[x1, x2] = c_x -+ w / 2``,
+    ``[X1, X2] = [x1, x2] -+ max(alpha w, min_outer)``; then clipped (module
+    docstring).
+
+    Args:
+        t_x, t_w: ``[T, M]`` regression values at each position for each anchor.
+        anchors: ``[M]`` anchor widths in snippets.
+
+    Returns:
+        ``(x1, x2, X1, X2)``, each ``[T, M]`` float32.
+    """
+    t_len = tf.shape(t_x)[0]
+    w_a = tf.cast(tf.reshape(anchors, [1, -1]), t_x.dtype)
+    s_x = tf.cast(tf.range(t_len), t_x.dtype)[:, None]
+    c_x = s_x + w_a * t_x
+    w = w_a * tf.exp(t_w)
+    x1, x2 = c_x - w / 2.0, c_x + w / 2.0
+    side = tf.maximum(inflation * w, min_outer)
+    outer1, outer2 = x1 - side, x2 + side
+    last = tf.cast(t_len - 1, t_x.dtype)
+    x1c = _straight_through_clip(x1, 0.0, last)
+    x2c = _straight_through_clip(x2, 0.0, last)
+    outer1 = _straight_through_clip(tf.minimum(outer1, x1c - min_outer), -1.0, last + 1.0)
+    outer2 = _straight_through_clip(tf.maximum(outer2, x2c + min_outer), -1.0, last + 1.0)
+    return x1c, x2c, outer1, outer2
+
+
+def _padded_prefix(cas: tf.Tensor) -> tf.Tensor:
+    """Prefix sums over ``[-1, T]`` (virtual zero snippets at both ends): ``[T + 3, K]``."""
+    padded = tf.pad(cas, [[1, 1], [0, 0]])
+    return tf.concat([tf.zeros_like(padded[:1]), tf.cumsum(padded, axis=0)], axis=0)
+
+
+def _gather_tk(table, idx, classes):
+    """``table[idx[..., c], classes[c]]`` for idx ``[..., C]`` -> ``[..., C]``."""
+    c = tf.broadcast_to(tf.cast(classes, tf.int32), tf.shape(idx))
+    return tf.gather_nd(table, tf.stack([idx, c], axis=-1))
+
+
+def _oic_parts(cas, x1, x2, outer1, outer2, classes):
+    """Rounded boundaries, areas, sums and the activations at the boundaries."""
+    t_len = tf.shape(cas)[0]
+    prefix = _padded_prefix(cas)                    # index i <-> position i - 2 .. (shifted)
+    padded = tf.pad(cas, [[1, 1], [0, 0]])          # position p at row p + 1
+
+    def idx(b):
+        # rounded positions in [-1, T] -> rows of `padded`
+        r = tf.clip_by_value(round_half_up(b), -1.0, tf.cast(t_len, b.dtype))
+        return tf.cast(r, tf.int32)
+
+    i1, i2, o1, o2 = (idx(b)[..., None] for b in (x1, x2, outer1, outer2))  # [T, M, 1]
+    shape = tf.concat([tf.shape(x1), tf.shape(classes)], axis=0)
+    i1, i2, o1, o2 = (tf.broadcast_to(i, shape) for i in (i1, i2, o1, o2))
+
+    def range_sum(a, b):
+        return _gather_tk(prefix, b + 2, classes) - _gather_tk(prefix, a + 1, classes)
+
+    inner_sum = range_sum(i1, i2)
+    outer_sum = range_sum(o1, o2) - inner_sum
+    inner_area = tf.cast(i2 - i1 + 1, cas.dtype)
+    outer_area = tf.cast((o2 - o1 + 1) - (i2 - i1 + 1), cas.dtype)
+    a_i = inner_sum / inner_area
+    a_o = outer_sum / tf.maximum(outer_area, 1.0)
+    f = {name: _gather_tk(padded, i + 1, classes)
+         for name, i in (("x1", i1), ("x2", i2), ("X1", o1), ("X2", o2))}
+    return a_i, a_o, inner_area, tf.maximum(outer_area, 1.0), f
+
+
+def oic_loss(cas: tf.Tensor, x1, x2, outer1, outer2, classes) -> tf.Tensor:
+    """OIC loss (eq. 1) of every segment for every class in ``classes``.
+
+    Args:
+        cas: ``[T, K]`` class activations in [0, 1] (no gradient flows into it).
+        x1, x2, outer1, outer2: ``[T, M]`` boundaries (see
+            :func:`decode_boundaries`).
+        classes: ``[C]`` int class indices.
+
+    Returns:
+        ``[T, M, C]`` ``A_o - A_i``; differentiable w.r.t. the four boundaries
+        by eqs. 2-5.
+    """
+    return oic_loss_with_stats(cas, x1, x2, outer1, outer2, classes)[0]
+
+
+def oic_loss_with_stats(cas, x1, x2, outer1, outer2, classes):
+    """``(OIC [T, M, C], A_i, A_o)``: the loss with its custom gradient, and
+    the inner and outer mean activations it was computed from."""
+    cas = tf.stop_gradient(tf.convert_to_tensor(cas))
+    classes = tf.convert_to_tensor(classes, tf.int32)
+    a_i, a_o, n_in, n_out, f = _oic_parts(cas, tf.stop_gradient(x1), tf.stop_gradient(x2),
+                                          tf.stop_gradient(outer1), tf.stop_gradient(outer2),
+                                          classes)
+
+    @tf.custom_gradient
+    def _oic(x1, x2, outer1, outer2):
+        def grad(upstream):
+            # eqs. 2-5, per class, summed over the classes a boundary serves
+            g_x1 = (f["x1"] - a_o) / n_out - (a_i - f["x1"]) / n_in
+            g_x2 = (a_o - f["x2"]) / n_out - (f["x2"] - a_i) / n_in
+            g_o1 = (a_o - f["X1"]) / n_out
+            g_o2 = (f["X2"] - a_o) / n_out
+            return tuple(tf.reduce_sum(upstream * g, axis=-1) for g in (g_x1, g_x2, g_o1, g_o2))
+
+        return tf.identity(a_o - a_i), grad
+
+    return _oic(x1, x2, outer1, outer2), a_i, a_o
+
+
+def inner_only_loss(cas: tf.Tensor, x1, x2, outer1, outer2, classes) -> tf.Tensor:
+    """AutoLoc §5.4 Q2's ablation: ``L = -A_i`` (no outer contrast), ``[T, M, C]``.
+
+    Its gradient w.r.t. x1 is ``-(A_i - f(x1)) / |I|`` and w.r.t. x2
+    ``-(f(x2) - A_i) / |I|`` (the A_i terms of eqs. 2-3); the outer boundaries
+    get none.
+    """
+    cas = tf.stop_gradient(tf.convert_to_tensor(cas))
+    classes = tf.convert_to_tensor(classes, tf.int32)
+
+    @tf.custom_gradient
+    def _inner(x1, x2, outer1, outer2):
+        a_i, _, n_in, _, f = _oic_parts(cas, x1, x2, outer1, outer2, classes)
+
+        def grad(upstream):
+            g_x1 = -(a_i - f["x1"]) / n_in
+            g_x2 = -(f["x2"] - a_i) / n_in
+            zero = tf.zeros_like(outer1)
+            return (tf.reduce_sum(upstream * g_x1, -1), tf.reduce_sum(upstream * g_x2, -1),
+                    zero, zero)
+
+        return -a_i, grad
+
+    return _inner(x1, x2, outer1, outer2)
