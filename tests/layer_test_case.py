@@ -24,20 +24,26 @@ def run_layer_test(layer_cls, init_kwargs: dict, input_data, expected_output_sha
     assert clone.get_config() == config
     # 2. eager call
     out = layer(input_data, **call_kwargs)
-    first = out if not isinstance(out, dict) else next(iter(out.values()))
+    multi = isinstance(out, (tuple, list))
+    first = out[0] if multi else (out if not isinstance(out, dict) else
+                                  next(iter(out.values())))
     shape = tuple(first.shape)
     assert shape == tuple(expected_output_shape), f"{shape} != {expected_output_shape}"
     # 3. symbolic call
     sym_in = keras.Input(shape=tuple(input_data.shape[1:]), batch_size=None)
     sym_out = layer_cls(**init_kwargs)(sym_in, **call_kwargs)
-    assert tuple(sym_out.shape)[1:] == tuple(expected_output_shape)[1:]
+    sym_first = sym_out[0] if multi else sym_out
+    assert tuple(sym_first.shape)[1:] == tuple(expected_output_shape)[1:]
     # 4. one fit step
     if trains:
         model = keras.Model(sym_in, sym_out)
         model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
         before = [w.numpy().copy() for w in model.trainable_weights]
-        target = np.random.default_rng(0).standard_normal(expected_output_shape).astype(
-            np.float32)
+        rng = np.random.default_rng(0)
+        target = rng.standard_normal(expected_output_shape).astype(np.float32)
+        if multi:
+            target = tuple(rng.standard_normal(tuple(o.shape)).astype(np.float32)
+                           for o in out)
         model.fit(tf.constant(input_data), target, epochs=1, batch_size=len(input_data),
                   verbose=0)
         after = [w.numpy() for w in model.trainable_weights]

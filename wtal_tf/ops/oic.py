@@ -15,7 +15,11 @@ boundary pushed past the video's end is still pulled back by the loss.
 
 The OIC loss of every (position, anchor, class) is computed at once from
 prefix sums of the CAS, and its gradient w.r.t. the four boundaries is given
-by eqs. 2-5 through ``tf.custom_gradient`` (rounding treated as identity).
+by eqs. 2-5 through ``tf.custom_gradient``: the activations f(x) are read at
+the rounded boundaries and the mean activations and areas come from the
+continuous integral form (see ``_oic_parts``), so the gradient is the exact
+derivative of that form, and equals eqs. 2-5 with rounded quantities at
+integer boundaries.
 The chain to ``t_x, t_w`` is TensorFlow's.
 """
 
@@ -63,12 +67,6 @@ def decode_boundaries(t_x: tf.Tensor, t_w: tf.Tensor, anchors, *, inflation: flo
     return x1c, x2c, outer1, outer2
 
 
-def _padded_prefix(cas: tf.Tensor) -> tf.Tensor:
-    """Prefix sums over ``[-1, T]`` (virtual zero snippets at both ends): ``[T + 3, K]``."""
-    padded = tf.pad(cas, [[1, 1], [0, 0]])
-    return tf.concat([tf.zeros_like(padded[:1]), tf.cumsum(padded, axis=0)], axis=0)
-
-
 def _gather_tk(table, idx, classes):
     """``table[idx[..., c], classes[c]]`` for idx ``[..., C]`` -> ``[..., C]``."""
     c = tf.broadcast_to(tf.cast(classes, tf.int32), tf.shape(idx))
@@ -76,32 +74,57 @@ def _gather_tk(table, idx, classes):
 
 
 def _oic_parts(cas, x1, x2, outer1, outer2, classes):
-    """Rounded boundaries, areas, sums and the activations at the boundaries."""
+    """Everything eq. 1 and eqs. 2-5 need, for ``[T, M]`` boundaries and ``[C]`` classes.
+
+    Returns a dict of ``[T, M, C]`` tensors:
+      ``a_i, a_o``: eq. 1's mean activations with rounded boundaries (the
+      forward value, as AutoLoc §3.1 computes it);
+      ``a_i_c, a_o_c, n_in_c, n_out_c``: the same from the continuous form
+      ``S(a, b) = ∫_a^b f(round u) du + f(a)/2 + f(b)/2`` with areas
+      ``b - a + 1`` -- equal to the rounded ones at integer boundaries, and
+      the quantities whose derivatives eqs. 2-5 are at non-integer ones;
+      ``f_x1, f_x2, f_X1, f_X2``: activations at the rounded boundaries.
+    """
     t_len = tf.shape(cas)[0]
-    prefix = _padded_prefix(cas)                    # index i <-> position i - 2 .. (shifted)
-    padded = tf.pad(cas, [[1, 1], [0, 0]])          # position p at row p + 1
-
-    def idx(b):
-        # rounded positions in [-1, T] -> rows of `padded`
-        r = tf.clip_by_value(round_half_up(b), -1.0, tf.cast(t_len, b.dtype))
-        return tf.cast(r, tf.int32)
-
-    i1, i2, o1, o2 = (idx(b)[..., None] for b in (x1, x2, outer1, outer2))  # [T, M, 1]
+    padded = tf.pad(cas, [[1, 1], [0, 0]])                # position p at row p + 1
+    prefix = tf.concat([tf.zeros_like(padded[:1]), tf.cumsum(padded, axis=0)], axis=0)
     shape = tf.concat([tf.shape(x1), tf.shape(classes)], axis=0)
-    i1, i2, o1, o2 = (tf.broadcast_to(i, shape) for i in (i1, i2, o1, o2))
 
-    def range_sum(a, b):
-        return _gather_tk(prefix, b + 2, classes) - _gather_tk(prefix, a + 1, classes)
+    def rounded(b):
+        r = tf.clip_by_value(round_half_up(b), -1.0, tf.cast(t_len, b.dtype))
+        return tf.broadcast_to(tf.cast(r, tf.int32)[..., None], shape)
 
-    inner_sum = range_sum(i1, i2)
-    outer_sum = range_sum(o1, o2) - inner_sum
-    inner_area = tf.cast(i2 - i1 + 1, cas.dtype)
-    outer_area = tf.cast((o2 - o1 + 1) - (i2 - i1 + 1), cas.dtype)
-    a_i = inner_sum / inner_area
-    a_o = outer_sum / tf.maximum(outer_area, 1.0)
-    f = {name: _gather_tk(padded, i + 1, classes)
-         for name, i in (("x1", i1), ("x2", i2), ("X1", o1), ("X2", o2))}
-    return a_i, a_o, inner_area, tf.maximum(outer_area, 1.0), f
+    bounds = {"x1": x1, "x2": x2, "X1": outer1, "X2": outer2}
+    idx = {k: rounded(v) for k, v in bounds.items()}
+    f = {k: _gather_tk(padded, i + 1, classes) for k, i in idx.items()}
+
+    def range_sum(a, b):  # inclusive sum over rounded positions a..b
+        return _gather_tk(prefix, idx[b] + 2, classes) - _gather_tk(prefix, idx[a] + 1, classes)
+
+    inner_sum = range_sum("x1", "x2")
+    n_in = tf.cast(idx["x2"] - idx["x1"] + 1, cas.dtype)
+    n_out = tf.maximum(tf.cast(idx["X2"] - idx["X1"] + 1, cas.dtype) - n_in, 1.0)
+
+    def g(k):  # ∫ from -1.5 to the boundary of f(round u) du
+        u = tf.broadcast_to(bounds[k][..., None], shape)
+        p = tf.cast(idx[k], u.dtype)
+        return _gather_tk(prefix, idx[k] + 1, classes) + (u - p + 0.5) * f[k]
+
+    def s_c(a, b):
+        return g(b) - g(a) + 0.5 * (f[a] + f[b])
+
+    inner_c = s_c("x1", "x2")
+    n_in_c = tf.broadcast_to((x2 - x1 + 1.0)[..., None], shape)
+    n_out_c = tf.maximum(tf.broadcast_to(((outer2 - outer1) - (x2 - x1))[..., None], shape),
+                         1.0)
+    return {
+        "a_i": inner_sum / n_in,
+        "a_o": (range_sum("X1", "X2") - inner_sum) / n_out,
+        "a_i_c": inner_c / n_in_c,
+        "a_o_c": (s_c("X1", "X2") - inner_c) / n_out_c,
+        "n_in_c": n_in_c, "n_out_c": n_out_c,
+        "f_x1": f["x1"], "f_x2": f["x2"], "f_X1": f["X1"], "f_X2": f["X2"],
+    }
 
 
 def oic_loss(cas: tf.Tensor, x1, x2, outer1, outer2, classes) -> tf.Tensor:
@@ -125,23 +148,22 @@ def oic_loss_with_stats(cas, x1, x2, outer1, outer2, classes):
     the inner and outer mean activations it was computed from."""
     cas = tf.stop_gradient(tf.convert_to_tensor(cas))
     classes = tf.convert_to_tensor(classes, tf.int32)
-    a_i, a_o, n_in, n_out, f = _oic_parts(cas, tf.stop_gradient(x1), tf.stop_gradient(x2),
-                                          tf.stop_gradient(outer1), tf.stop_gradient(outer2),
-                                          classes)
+    q = _oic_parts(cas, *(tf.stop_gradient(b) for b in (x1, x2, outer1, outer2)), classes)
 
     @tf.custom_gradient
     def _oic(x1, x2, outer1, outer2):
         def grad(upstream):
-            # eqs. 2-5, per class, summed over the classes a boundary serves
-            g_x1 = (f["x1"] - a_o) / n_out - (a_i - f["x1"]) / n_in
-            g_x2 = (a_o - f["x2"]) / n_out - (f["x2"] - a_i) / n_in
-            g_o1 = (a_o - f["X1"]) / n_out
-            g_o2 = (f["X2"] - a_o) / n_out
+            # eqs. 2-5 (per class; a boundary serving several classes sums them)
+            a_i, a_o, n_in, n_out = q["a_i_c"], q["a_o_c"], q["n_in_c"], q["n_out_c"]
+            g_x1 = (q["f_x1"] - a_o) / n_out - (a_i - q["f_x1"]) / n_in
+            g_x2 = (a_o - q["f_x2"]) / n_out - (q["f_x2"] - a_i) / n_in
+            g_o1 = (a_o - q["f_X1"]) / n_out
+            g_o2 = (q["f_X2"] - a_o) / n_out
             return tuple(tf.reduce_sum(upstream * g, axis=-1) for g in (g_x1, g_x2, g_o1, g_o2))
 
-        return tf.identity(a_o - a_i), grad
+        return tf.identity(q["a_o"] - q["a_i"]), grad
 
-    return _oic(x1, x2, outer1, outer2), a_i, a_o
+    return _oic(x1, x2, outer1, outer2), q["a_i"], q["a_o"]
 
 
 def inner_only_loss(cas: tf.Tensor, x1, x2, outer1, outer2, classes) -> tf.Tensor:
@@ -153,18 +175,18 @@ def inner_only_loss(cas: tf.Tensor, x1, x2, outer1, outer2, classes) -> tf.Tenso
     """
     cas = tf.stop_gradient(tf.convert_to_tensor(cas))
     classes = tf.convert_to_tensor(classes, tf.int32)
+    q = _oic_parts(cas, *(tf.stop_gradient(b) for b in (x1, x2, outer1, outer2)), classes)
 
     @tf.custom_gradient
     def _inner(x1, x2, outer1, outer2):
-        a_i, _, n_in, _, f = _oic_parts(cas, x1, x2, outer1, outer2, classes)
-
         def grad(upstream):
-            g_x1 = -(a_i - f["x1"]) / n_in
-            g_x2 = -(f["x2"] - a_i) / n_in
+            a_i, n_in = q["a_i_c"], q["n_in_c"]
+            g_x1 = -(a_i - q["f_x1"]) / n_in
+            g_x2 = -(q["f_x2"] - a_i) / n_in
             zero = tf.zeros_like(outer1)
             return (tf.reduce_sum(upstream * g_x1, -1), tf.reduce_sum(upstream * g_x2, -1),
                     zero, zero)
 
-        return -a_i, grad
+        return tf.identity(-q["a_i"]), grad
 
     return _inner(x1, x2, outer1, outer2)

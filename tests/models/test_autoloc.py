@@ -1,0 +1,93 @@
+"""AutoLoc: layers through the shared helper, the OIC layer by hand, training in fit."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.layer_test_case import run_layer_test
+from wtal_tf.layers.localization import LocalizationNetwork
+from wtal_tf.layers.oic import OICLayer
+from wtal_tf.ops import nms, oic_select
+
+
+def test_localization_network_layer():
+    x = np.random.default_rng(0).standard_normal((1, 9, 16)).astype(np.float32)
+    run_layer_test(LocalizationNetwork, {"num_anchors": 6, "filters": 8, "num_conv_layers": 3,
+                                         "activation": "relu", "head_kernel": 3},
+                   x, (1, 9, 6))
+    run_layer_test(LocalizationNetwork, {"num_anchors": 2, "filters": 4, "num_conv_layers": 1,
+                                         "activation": "leaky_relu", "head_kernel": 1},
+                   x, (1, 9, 2))
+
+
+def test_oic_layer_config_round_trip():
+    layer = OICLayer([1, 2, 4], inflation=0.3, cas_threshold=0.2, oic_threshold=-0.4,
+                     nms_iou=0.5, loss="inner_only")
+    clone = OICLayer.from_config(layer.get_config())
+    assert clone.get_config() == layer.get_config()
+    assert clone.anchors == [1, 2, 4] and clone.loss == "inner_only"
+
+
+def test_nms_1d_by_hand():
+    starts = tf.constant([[0.0, 1.0, 10.0, 0.5]])
+    ends = tf.constant([[10.0, 10.0, 20.0, 4.0]])
+    scores = tf.constant([[0.9, 0.8, 0.7, 0.95]])
+    idx, num = nms.batched_nms_1d(starts, ends, scores, max_output=4, iou_threshold=0.4)
+    # [0.5, 4] (.95) kept; [0, 10] IoU with it 3.5/10 = .35 < .4 kept; [1, 10] IoU .9 with
+    # [0, 10] suppressed; [10, 20] kept.
+    assert int(num[0]) == 3 and idx.numpy()[0, :3].tolist() == [3, 0, 2]
+
+
+def test_oic_layer_selects_the_action_by_hand():
+    # one class, an action on snippets 10..19 of a 30-snippet video; anchors 1 and 10
+    t = 30
+    cas = np.zeros((t, 1), np.float32)
+    cas[10:20] = 1.0
+    layer = OICLayer([1, 10], cas_threshold=0.1, oic_threshold=-0.3, nms_iou=0.4)
+    sel = layer(tf.constant(cas), tf.zeros((t, 2)), tf.zeros((t, 2)), tf.constant([0]))
+    valid = sel.valid.numpy()[0]
+    x1, x2 = sel.x1.numpy()[0][valid], sel.x2.numpy()[0][valid]
+    scores = 1 - sel.oic.numpy()[0][valid]
+    # positions outside the action (CAS < 0.1) are discarded
+    assert np.all(sel.positions.numpy()[0][valid] >= 10)
+    assert np.all(sel.positions.numpy()[0][valid] <= 19)
+    # the best segment is the 10-wide anchor at position 14 or 15, [9, 19] or [10, 20]:
+    # inner mean 10/11, outer (3 + 3 snippets) mean 0 -> OIC -10/11
+    best = int(np.argmax(scores))
+    assert scores[best] == pytest.approx(1 + 10 / 11, abs=1e-5)
+    assert (x1[best], x2[best]) in ((9.0, 19.0), (10.0, 20.0))
+    # every kept segment has OIC <= -0.3 and pairs overlap less than 0.4
+    assert np.all(scores >= 1.3)
+    det = oic_select.flatten_detections(sel, max_detections=5)
+    assert int(det[3]) == int(valid.sum()) and det[0].shape == (5, 2)
+    assert det[2].numpy()[int(det[3]):].tolist() == [-1] * (5 - int(det[3]))
+
+
+@pytest.mark.parametrize("t_len", [1, 3, 50])
+def test_autoloc_detect_and_train_step_any_length(t_len, tmp_path):
+    import keras
+
+    from wtal_tf.configs import get_config
+    from wtal_tf.models.autoloc import build_autoloc, make_optimizer
+    from wtal_tf.models.cas_model import CasModel
+
+    cfg = get_config("synthetic_thumos_autoloc")
+    cas_model = CasModel(5)
+    cas_model({"features": tf.zeros((1, 2, 8))})
+    model = build_autoloc(cfg, cas_model, 8)
+    model.compile(optimizer=make_optimizer(cfg.autoloc))
+    x = tf.random.normal((1, t_len, 8))
+    y = tf.one_hot([[2]], 5)[0]
+    before = [w.numpy().copy() for w in model.localizer.trainable_weights]
+    cas_before = [w.numpy().copy() for w in cas_model.weights]
+    hist = model.fit(tf.data.Dataset.from_tensors(({"features": x}, y)).repeat(3), epochs=1,
+                     verbose=0)
+    assert np.isfinite(hist.history["loss"][-1])
+    # the CAS model is frozen
+    for a, b in zip(cas_before, cas_model.weights):
+        np.testing.assert_array_equal(a, b.numpy())
+    segs, scores, classes, num = tf.function(model.detect)(x, 7)
+    assert segs.shape == (7, 2) and scores.shape == (7,) and int(num) <= 7
+    n = int(num)
+    assert np.all(segs.numpy()[:n, 0] >= 0) and np.all(segs.numpy()[:n, 1] <= t_len - 1)
+    del before, keras
