@@ -27,6 +27,28 @@ def register(sub):
     p.add_argument("--seed", type=int, help="override the config's seed")
     p.set_defaults(handler=cmd_train_cas)
 
+    p = tsub.add_parser("autoloc", help="AutoLoc's localization branch on a trained CAS run")
+    p.add_argument("--config", default=None,
+                   help="e.g. synthetic_thumos_autoloc (default: the CAS run's dataset "
+                        "with _autoloc)")
+    p.add_argument("--cas-run", required=True, help="run directory of 'wtal train cas'")
+    _add_data_args(p)
+    p.add_argument("--run-dir", required=True)
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--seed", type=int)
+    p.set_defaults(handler=cmd_train_autoloc)
+
+    p = sub.add_parser("ablate", help="ablation studies (AutoLoc §5.4, Table 3)")
+    asub = p.add_subparsers(dest="study", metavar="STUDY")
+    asub.required = True
+    p = asub.add_parser("autoloc", help="CAS thresholding, OIC Selection, Inner-only loss, "
+                        "Direct Optimization, AutoLoc; mean ± sd over seeds")
+    p.add_argument("--config", required=True, help="e.g. synthetic_thumos_autoloc")
+    _add_data_args(p)
+    p.add_argument("--out", required=True, help="output folder (runs, table .md/.json/.png)")
+    p.add_argument("--seeds", type=int, default=3, help="number of seeds (0..N-1)")
+    p.set_defaults(handler=cmd_ablate_autoloc)
+
     p = sub.add_parser("predict", help="detections of a trained run on the test videos")
     p.add_argument("run_dir", metavar="RUN_DIR")
     _add_data_args(p)
@@ -51,6 +73,45 @@ def cmd_train_cas(args):
     source = open_data(args)
     train_cas(cfg, source, args.run_dir, seed=args.seed, epochs=args.epochs)
     print(f"trained {cfg.name} into {args.run_dir}")
+    return 0
+
+
+def _autoloc_config(name, cas_run):
+    from wtal_tf.configs import get_config
+    from wtal_tf.training import run_dir as rd
+
+    if name is None:
+        cas_cfg, _, _ = rd.read_run(cas_run)
+        name = cas_cfg.name.rsplit("_", 1)[0] + "_autoloc"
+    cfg = get_config(name)
+    if cfg.method != "autoloc":
+        raise WtalError(f"config {name!r} is not an AutoLoc config (use a *_autoloc name)")
+    return cfg
+
+
+def cmd_train_autoloc(args):
+    from wtal_tf.training import run_dir as rd
+    from wtal_tf.training.autoloc_trainer import train_autoloc
+
+    cfg = _autoloc_config(args.config, args.cas_run)
+    source = open_data(args)
+    _, data, _ = rd.read_run(args.cas_run)
+    check_compatible(data, source, args.cas_run)
+    train_autoloc(cfg, source, args.cas_run, args.run_dir, seed=args.seed, epochs=args.epochs)
+    print(f"trained {cfg.name} into {args.run_dir}")
+    return 0
+
+
+def cmd_ablate_autoloc(args):
+    from wtal_tf.configs import get_config
+    from wtal_tf.pipelines.ablation import run_autoloc_ablation
+
+    cfg = get_config(args.config)
+    if cfg.method != "autoloc":
+        raise WtalError(f"config {args.config!r} is not an AutoLoc config")
+    table = run_autoloc_ablation(cfg, open_data(args), args.out, seeds=range(args.seeds))
+    print(table.text())
+    print(f"wrote {args.out}/autoloc_ablation.md, .json, .png")
     return 0
 
 

@@ -56,6 +56,10 @@ class AutoLocConfig:
     oic_threshold: float = -0.3     # AL §4.3: remove segments with OIC > -0.3
     nms_iou: float = 0.4            # AL §4.3: NMS at IoU 0.4
     test_top_k: int = 0             # AL §4.3: all classes at test (0); NOTES: top-2
+    # The UntrimmedNet-style baseline of AL §5.4 thresholds the CAS; we use the
+    # activation level AutoLoc's OIC layer itself trusts (AL §4.3's 0.1).
+    baseline_threshold: float = 0.1
+    direct_steps: int = 25          # AL §5.4 Q3: direct optimization converges in 25
     loss: str = "oic"               # "oic" | "inner_only" (AL §5.4 Q2)
     # AL §4.3 sums the kept segments' OIC; the official layer scales each
     # kept segment's gradient by 1/#kept (NOTES), and AL §5.2's lr 1e-3 was

@@ -37,6 +37,7 @@ def run(out: Path, data=None, seed: int = 0, config_prefix: str = "synthetic_thu
     from wtal_tf.data.source import RootSource
     from wtal_tf.evaluation import evaluate_detections
     from wtal_tf.models.predict import predict_run
+    from wtal_tf.training.autoloc_trainer import train_autoloc
     from wtal_tf.training.cas_trainer import train_cas
 
     stages = Stages()
@@ -59,6 +60,15 @@ def run(out: Path, data=None, seed: int = 0, config_prefix: str = "synthetic_thu
         dets = predict_run(out / "cas", source, "test", out=out / "cas" / "detections.json")
         results["CAS model (RefineLoc it. 0)"] = evaluate_detections(gt, dets, tious=cfg.tious)
         print(results["CAS model (RefineLoc it. 0)"].table())
+
+    al_cfg = get_config(f"{config_prefix}_autoloc")
+    with stages.stage("train AutoLoc (frozen CAS model, OIC loss)"):
+        train_autoloc(al_cfg, source, out / "cas", out / "autoloc", seed=seed)
+    with stages.stage("predict + evaluate AutoLoc"):
+        dets = predict_run(out / "autoloc", source, "test",
+                           out=out / "autoloc" / "detections.json")
+        results["AutoLoc"] = evaluate_detections(gt, dets, tious=al_cfg.tious)
+        print(results["AutoLoc"].table())
 
     _print_tables(results)
     io_utils.write_json(out / "results.json",
