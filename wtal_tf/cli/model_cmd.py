@@ -49,11 +49,48 @@ def register(sub):
     p.add_argument("--seeds", type=int, default=3, help="number of seeds (0..N-1)")
     p.set_defaults(handler=cmd_ablate_autoloc)
 
+    p = asub.add_parser("refineloc", help="RefineLoc: mAP per iteration (Table 2), "
+                        "generator x beta grid (Table 1), RefineLoc ∘ AutoLoc")
+    p.add_argument("--config", required=True, help="e.g. synthetic_thumos_refineloc")
+    _add_data_args(p)
+    p.add_argument("--out", required=True)
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--iterations", type=int, help="refinement iterations (config default)")
+    p.add_argument("--generators", nargs="*", default=[],
+                   help="grid rows, e.g. uniform_random distribution_aware class_activation "
+                        "attention segment_prediction")
+    p.add_argument("--betas", nargs="*", type=float, default=[1, 2, 4, 8, 16],
+                   help="grid columns (RefineLoc Table 1)")
+    p.add_argument("--grid-iterations", type=int, default=1,
+                   help="refinement iterations per grid cell (cost control)")
+    p.add_argument("--with-autoloc", action="store_true",
+                   help="also refine AutoLoc's detections (RefineLoc §4.4)")
+    p.set_defaults(handler=cmd_ablate_refineloc)
+
+    p = sub.add_parser("refine", help="RefineLoc's iterative refinement (one run)")
+    p.add_argument("--config", required=True, help="e.g. synthetic_thumos_refineloc")
+    _add_data_args(p)
+    p.add_argument("--run-dir", required=True)
+    p.add_argument("--iterations", type=int)
+    p.add_argument("--from-detections", help="start from another detector's detections on "
+                   "the training videos (e.g. 'wtal predict AUTOLOC_RUN --split trainval')")
+    p.add_argument("--generator", help="pseudo-label generator (config default: "
+                   "segment_prediction)")
+    p.add_argument("--beta", type=float, help="pseudo-label loss weight")
+    p.add_argument("--foreground-ratio", type=float,
+                   help="true foreground ratio (distribution_aware only; not weakly "
+                        "supervised)")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--epochs", type=int, help="epochs per iteration (config default)")
+    p.set_defaults(handler=cmd_refine)
+
     p = sub.add_parser("predict", help="detections of a trained run on the test videos")
     p.add_argument("run_dir", metavar="RUN_DIR")
     _add_data_args(p)
     p.add_argument("--out", required=True, help="detections JSON (ActivityNet results format)")
-    p.add_argument("--split", default="test", choices=("train", "holdout", "test"))
+    p.add_argument("--split", default="test", choices=("train", "holdout", "trainval", "test"),
+                   help="trainval = train + holdout (detections to refine with 'wtal "
+                        "refine --from-detections')")
     p.add_argument("--save-cas", help="also write CAS, p_fg per video to this .npz "
                    "(for 'wtal plot --cas')")
     p.set_defaults(handler=cmd_predict)
@@ -112,6 +149,58 @@ def cmd_ablate_autoloc(args):
     table = run_autoloc_ablation(cfg, open_data(args), args.out, seeds=range(args.seeds))
     print(table.text())
     print(f"wrote {args.out}/autoloc_ablation.md, .json, .png")
+    return 0
+
+
+def cmd_refine(args):
+    import dataclasses
+
+    from wtal_tf.configs import get_config
+    from wtal_tf.data.detections import read_detections
+    from wtal_tf.models.refineloc import read_refine, refine
+
+    cfg = get_config(args.config)
+    changes = {k: v for k, v in (("generator", args.generator), ("beta", args.beta),
+                                 ("foreground_ratio", args.foreground_ratio))
+               if v is not None}
+    if changes:
+        cfg = cfg.replace(refine=dataclasses.replace(cfg.refine, **changes))
+    cfg = cfg.replace(method="refineloc")
+    dets = read_detections(args.from_detections) if args.from_detections else None
+    results = refine(cfg, open_data(args), args.run_dir, seed=args.seed,
+                     iterations=args.iterations, from_detections=dets, progress=True,
+                     epochs=args.epochs)
+    info = read_refine(args.run_dir)
+    print(f"\nRefineLoc ({cfg.refine.generator}, beta={cfg.refine.beta:g}, "
+          f"S={cfg.refine.sample_fraction:g}); test mAP (%) for reporting only")
+    print("iteration  holdout-video-loss  pseudo-fg  " +
+          " ".join(f"{t:>5.2f}" for t in cfg.tious) + "    avg")
+    for r in results:
+        fg = "" if r.pseudo_foreground_ratio is None else f"{r.pseudo_foreground_ratio:.3f}"
+        print(f"{r.iteration:>9}  {r.holdout_video_loss:>18.4f}  {fg:>9}  " +
+              " ".join(f"{100 * m:5.1f}" for m in r.test_mAP) +
+              f" {100 * r.test_average_mAP:6.2f}")
+    print(f"selected iteration ({info['selection']}): {info['selected_iteration']}")
+    return 0
+
+
+def cmd_ablate_refineloc(args):
+    from wtal_tf.configs import get_config
+    from wtal_tf.pipelines.refine_study import grid_markdown, run_refine_study
+
+    cfg = get_config(args.config).replace(method="refineloc")
+    report = run_refine_study(cfg, open_data(args), args.out, seeds=range(args.seeds),
+                              iterations=args.iterations, generators=args.generators,
+                              betas=args.betas if args.generators else (),
+                              grid_iterations=args.grid_iterations,
+                              with_autoloc=args.with_autoloc)
+    per_iter, grid, gen_autoloc = report["tables"]
+    print(per_iter.text())
+    if grid:
+        print(grid_markdown(grid, args.generators, args.betas, args.grid_iterations))
+    if args.with_autoloc:
+        print(gen_autoloc.text())
+    print(f"wrote {args.out}/refine_*.md, .json, .png")
     return 0
 
 

@@ -16,6 +16,12 @@ def predict_run(run_dir, source: DataSource, split: str = "test", *, out=None,
 
     cfg, data, _ = rd.read_run(run_dir)
     check_compatible(data, source, run_dir)
+    if split == "trainval":
+        parts = [predict_run(run_dir, source, s) for s in ("train", "holdout")]
+        dets = Detections.concatenate(parts)
+        if out is not None:
+            write_detections(out, dets, extra={"run_dir": str(run_dir), "split": split})
+        return dets
     if cfg.method in ("cas", "refineloc"):
         from wtal_tf.models.inference import cas_outputs, outputs_to_detections
         from wtal_tf.training.cas_trainer import load_cas_model

@@ -99,8 +99,12 @@ def train_iteration(cfg: ExperimentConfig, source: DataSource, run_dir, eta: int
 def refine(cfg: ExperimentConfig, source: DataSource, run_dir, *, seed: int | None = None,
            iterations: int | None = None, from_detections: Detections | None = None,
            progress: bool = False, evaluate_test: bool = True,
-           epochs: int | None = None) -> list[IterationResult]:
-    """Runs the refinement loop; returns per-iteration metrics (also in refine.json)."""
+           epochs: int | None = None, base_model=None) -> list[IterationResult]:
+    """Runs the refinement loop; returns per-iteration metrics (also in refine.json).
+
+    ``base_model``: an already trained iteration-0 model to start from (saves
+    retraining it when several refinements share one base, as in the grid).
+    """
     import tensorflow as tf
 
     from wtal_tf.evaluation import evaluate_detections
@@ -113,8 +117,8 @@ def refine(cfg: ExperimentConfig, source: DataSource, run_dir, *, seed: int | No
     writer = tf.summary.create_file_writer(str(run_dir / "tensorboard" / "refine"))
     results: list[IterationResult] = []
     previous = None
-    model = None
-    if from_detections is None:
+    model = base_model
+    if from_detections is None and model is None:
         model = train_cas(cfg, source, _iter_dir(run_dir, 0), seed=seed, progress=progress,
                           epochs=epochs)
     for eta in range(0, n_iter + 1):
