@@ -20,6 +20,7 @@ _GROUPS = (
     "wtal_tf.cli.data_cmd",
     "wtal_tf.cli.eval_cmd",
     "wtal_tf.cli.model_cmd",
+    "wtal_tf.cli.export_cmd",
 )
 
 

@@ -84,8 +84,11 @@ def register(sub):
     p.add_argument("--epochs", type=int, help="epochs per iteration (config default)")
     p.set_defaults(handler=cmd_refine)
 
-    p = sub.add_parser("predict", help="detections of a trained run on the test videos")
-    p.add_argument("run_dir", metavar="RUN_DIR")
+    p = sub.add_parser("predict", help="detections of a trained run (or an export) on the "
+                       "test videos")
+    p.add_argument("run_dir", metavar="RUN_DIR", nargs="?",
+                   help="a run directory (or give --saved-model)")
+    p.add_argument("--saved-model", help="an export BASE/NAME/VERSION instead of a run")
     _add_data_args(p)
     p.add_argument("--out", required=True, help="detections JSON (ActivityNet results format)")
     p.add_argument("--split", default="test", choices=("train", "holdout", "trainval", "test"),
@@ -216,9 +219,15 @@ def check_compatible(data_info: dict, source, run_dir):
 def cmd_predict(args):
     from wtal_tf.models import predict as predict_lib
 
+    if (args.run_dir is None) == (args.saved_model is None):
+        raise WtalError("give a RUN_DIR or --saved-model (one of them)")
     source = open_data(args)
-    dets = predict_lib.predict_run(args.run_dir, source, args.split, out=args.out,
-                                   save_cas=args.save_cas)
+    if args.saved_model:
+        dets = predict_lib.predict_saved_model(args.saved_model, source, args.split,
+                                               out=args.out)
+    else:
+        dets = predict_lib.predict_run(args.run_dir, source, args.split, out=args.out,
+                                       save_cas=args.save_cas)
     n_videos = len(set(dets.video_ids.tolist()))
     print(f"wrote {args.out}: {len(dets)} detections in {n_videos} videos")
     return 0

@@ -12,7 +12,7 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from wtal_tf.data.video import AnnotationSet, Segment, VideoAnnotation
+from wtal_tf.data.video import AnnotationSet, Segment, VideoAnnotation, seconds_per_snippet
 from wtal_tf.errors import WtalError
 
 SPLITS = ("train", "holdout", "test")
@@ -43,9 +43,23 @@ class DataSource:
     def fingerprint(self) -> str:
         raise NotImplementedError
 
+    def num_snippets(self, video_id: str) -> int:
+        raise NotImplementedError
+
+    def typical_stride(self) -> float | None:
+        """Median seconds per snippet of the training videos (the export's default)."""
+        strides = []
+        for vid in self.video_ids("train")[:2000]:
+            try:
+                strides.append(seconds_per_snippet(self.annotation(vid), self.num_snippets(vid)))
+            except WtalError:
+                continue
+        return float(np.median(strides)) if strides else None
+
     def to_dict(self) -> dict:
         return {"description": self.description, "classes": list(self.classes),
                 "feature_dim": self.feature_dim, "fingerprint": self.fingerprint(),
+                "seconds_per_snippet": self.typical_stride(),
                 "split_sizes": {s: len(self.video_ids(s)) for s in SPLITS}}
 
 
@@ -71,6 +85,9 @@ class RootSource(DataSource):
 
     def features(self, video_id) -> np.ndarray:
         return self.root.features.load(video_id)
+
+    def num_snippets(self, video_id) -> int:
+        return int(np.load(self.root.features.path(video_id), mmap_mode="r").shape[0])
 
     def dataset(self, split, *, shuffle=False, seed=0, extras=None, extra_specs=None):
         from wtal_tf.data import pipeline
@@ -124,6 +141,10 @@ class TfdsSource(DataSource):
     def features(self, video_id) -> np.ndarray:
         raise WtalError("random access to TFDS features is not supported; iterate "
                         "dataset()", video_id=video_id)
+
+    def num_snippets(self, video_id) -> int:
+        a = self._annotations[video_id]
+        return max(1, int(round(a.duration / a.seconds_per_snippet)))
 
     def dataset(self, split, *, shuffle=False, seed=0, extras=None, extra_specs=None):
         import tensorflow as tf

@@ -60,6 +60,10 @@ class AutoLocModel(keras.Model):
     def metrics(self):
         return [self.loss_tracker, self.kept_tracker, self.inner_tracker, self.outer_tracker]
 
+    def build(self, input_shape=None):
+        # the layers build on their first call (features of any D)
+        self.built = True
+
     def call(self, inputs, training=False):
         return self.localizer(inputs["features"], training=training)
 

@@ -45,3 +45,42 @@ def predict_run(run_dir, source: DataSource, split: str = "test", *, out=None,
     if out is not None:
         write_detections(out, dets, extra={"run_dir": str(run_dir), "split": split})
     return dets
+
+
+def predict_saved_model(path, source: DataSource, split: str = "test", *, out=None
+                        ) -> Detections:
+    """Detections from an export (``detect_with_rate`` with each video's own stride)."""
+    import json
+    from pathlib import Path
+
+    import tensorflow as tf
+
+    from wtal_tf.data.video import seconds_per_snippet
+    from wtal_tf.errors import WtalError
+
+    meta_path = Path(path) / "assets.extra" / "wtal_export.json"
+    if not meta_path.exists():
+        raise WtalError("not a wtal-tf export (no assets.extra/wtal_export.json)", path=path)
+    meta = json.loads(meta_path.read_text())
+    if int(meta["feature_dim"]) != int(source.feature_dim):
+        raise WtalError(f"the export expects D = {meta['feature_dim']} features, the data has "
+                        f"D = {source.feature_dim}", path=path)
+    fn = tf.saved_model.load(str(path)).signatures["detect_with_rate"]
+    splits = ("train", "holdout") if split == "trainval" else (split,)
+    parts = []
+    for s in splits:
+        for e in source.dataset(s):
+            vid = e["video_id"].numpy().decode()
+            stride = seconds_per_snippet(source.annotation(vid), int(e["num_snippets"]))
+            o = fn(features=e["features"], seconds_per_snippet=tf.constant(stride, tf.float32))
+            n = int(o["num_detections"])
+            if n:
+                seg = o["segments"].numpy()[:n]
+                parts.append(Detections(np.full(n, vid), seg[:, 0].astype(float),
+                                        seg[:, 1].astype(float),
+                                        o["scores"].numpy()[:n].astype(float),
+                                        np.asarray([x.decode() for x in o["labels"].numpy()[:n]])))
+    dets = Detections.concatenate(parts)
+    if out is not None:
+        write_detections(out, dets, extra={"saved_model": str(path), "split": split})
+    return dets

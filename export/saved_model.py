@@ -1,0 +1,240 @@
+"""SavedModel export of a whole detector for TF Serving.
+
+``export_run(RUN_DIR, BASE, name=..., version=...)`` writes ``BASE/NAME/VERSION/``
+(the layout TF Serving watches) atomically: a temporary folder renamed into
+place, so an interrupted export leaves the previous version intact.
+
+Signatures (all take one video's features, T variable, any T >= 1):
+
+* ``serving_default``: ``features`` float32 ``[T, D]`` -> ``segments`` (seconds,
+  ``[N, 2]``, at the stride fixed at export), ``segments_snippets`` ``[N, 2]``,
+  ``scores`` ``[N]``, ``classes`` int32 ``[N]``, ``labels`` string ``[N]``,
+  ``num_detections`` int32 scalar; padded to N (rows past ``num_detections``
+  are zeros, class -1, label "").
+* ``detect_with_rate``: the same plus input ``seconds_per_snippet`` (scalar).
+* ``cas``: ``cas`` ``[T, K]`` (per-class softmax scores) and ``foreground``
+  ``[T]`` (p_fg), for users who post-process themselves.
+* ``detect_batch``: ``features`` ``[B, T_max, D]`` + ``lengths`` ``[B]`` ->
+  the serving outputs with a leading B (each video cut to its length).
+
+The graph reuses the library's inference functions: the CAS model, AutoLoc's
+regression and OIC layer (selection, class-wise NMS) or RefineLoc's segment
+prediction module.  Bad input fails with a ``tf.debugging`` message (wrong
+rank, wrong D, T = 0, NaN/inf) instead of a shape error deep in the graph.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from wtal_tf import io_utils
+from wtal_tf.errors import WtalError
+from wtal_tf.ops import segments as seg_ops
+from wtal_tf.training import run_dir as rd
+
+WARMUP_FILE = "tf_serving_warmup_requests"
+
+
+def _check_features(features, feature_dim: int):
+    tf.debugging.assert_rank(features, 2, message=f"features must be [T, D] with D = "
+                             f"{feature_dim} (one video)")
+    tf.debugging.assert_equal(tf.shape(features)[1], feature_dim,
+                              message=f"features must have D = {feature_dim} columns")
+    tf.debugging.assert_positive(tf.shape(features)[0],
+                                 message="features must have T >= 1 snippets")
+    tf.debugging.assert_all_finite(features, message="features contain NaN or inf")
+    return features
+
+
+class Detector(tf.Module):
+    """The exported computation, built from a run directory."""
+
+    def __init__(self, run_dir, *, max_detections: int = 100):
+        super().__init__()
+        cfg, data, _ = rd.read_run(run_dir)
+        self.cfg = cfg
+        self.feature_dim = int(data["feature_dim"])
+        self.classes = list(data["classes"])
+        self.max_detections = int(max_detections)
+        self.class_names = tf.constant(self.classes + [""])  # index -1 -> ""
+        if cfg.method == "autoloc":
+            from wtal_tf.training.autoloc_trainer import load_autoloc
+
+            self.model, _, _ = load_autoloc(run_dir)
+            self.cas_model = self.model.cas_model
+        else:
+            from wtal_tf.training.cas_trainer import load_cas_model
+
+            self.model, _, _ = load_cas_model(run_dir)
+            self.cas_model = self.model
+
+    # -- pure graph pieces ------------------------------------------------------
+    def cas(self, features):
+        features = _check_features(features, self.feature_dim)
+        out = self.cas_model({"features": features[None]}, training=False)
+        return {"cas": tf.nn.softmax(out["cas_logits"][0], axis=-1),
+                "foreground": out["p_fg"][0]}
+
+    def detect_snippets(self, features):
+        """``(segments [N, 2] snippets, scores [N], classes [N], num [])``."""
+        features = _check_features(features, self.feature_dim)
+        n = self.max_detections
+        if self.cfg.method == "autoloc":
+            return self.model.detect(features[None], max_detections=n)
+        out = self.model({"features": features[None]}, training=False)
+        c = self.cfg.test_segments
+        seg, score, cls = seg_ops.predict_segments(
+            tf.nn.softmax(out["cas_logits"][0], axis=-1), out["p_fg"][0],
+            out["video_scores"][0], alpha_a=c.alpha_a, alpha_c=c.alpha_c, top_k=c.top_k,
+            inflate=c.inflate, max_gap=c.max_gap)
+        k = tf.minimum(n, tf.size(score))
+        top = tf.math.top_k(score, k=k)
+        pad = n - k
+        return (tf.pad(tf.gather(seg, top.indices), [[0, pad], [0, 0]]),
+                tf.pad(top.values, [[0, pad]]),
+                tf.pad(tf.gather(cls, top.indices), [[0, pad]], constant_values=-1),
+                k)
+
+    def detect(self, features, seconds_per_snippet):
+        seg, scores, classes, num = self.detect_snippets(features)
+        real = tf.range(self.max_detections) < num
+        stride = tf.cast(seconds_per_snippet, tf.float32)
+        seconds = tf.stack([seg[:, 0] * stride, (seg[:, 1] + 1.0) * stride], axis=1)
+        seconds = tf.where(real[:, None], seconds, 0.0)
+        classes = tf.where(real, tf.cast(classes, tf.int32), -1)
+        return {"segments": seconds, "segments_snippets": tf.where(real[:, None], seg, 0.0),
+                "scores": tf.where(real, scores, 0.0), "classes": classes,
+                "labels": tf.gather(self.class_names, tf.where(classes < 0,
+                                                               len(self.classes), classes)),
+                "num_detections": tf.cast(num, tf.int32)}
+
+
+def build_archive(detector: Detector, seconds_per_snippet: float):
+    d = detector.feature_dim
+    archive = keras.export.ExportArchive()
+    archive.track(detector.model)
+    stride = float(seconds_per_snippet)
+    features_spec = tf.TensorSpec([None, d], tf.float32, name="features")
+
+    archive.add_endpoint("serving_default", lambda features: detector.detect(features, stride),
+                         input_signature=[features_spec])
+    archive.add_endpoint("detect_with_rate",
+                         lambda features, seconds_per_snippet: detector.detect(
+                             features, seconds_per_snippet),
+                         input_signature=[features_spec,
+                                          tf.TensorSpec([], tf.float32,
+                                                        name="seconds_per_snippet")])
+    archive.add_endpoint("cas", detector.cas, input_signature=[features_spec])
+
+    def detect_batch(features, lengths):
+        tf.debugging.assert_rank(features, 3, message="detect_batch features must be "
+                                 "[B, T_max, D]")
+        tf.debugging.assert_less_equal(lengths, tf.shape(features)[1],
+                                       message="lengths must be <= T_max")
+
+        def one(args):
+            f, n = args
+            return detector.detect(f[:n], stride)
+
+        spec = {"segments": tf.TensorSpec([detector.max_detections, 2], tf.float32),
+                "segments_snippets": tf.TensorSpec([detector.max_detections, 2], tf.float32),
+                "scores": tf.TensorSpec([detector.max_detections], tf.float32),
+                "classes": tf.TensorSpec([detector.max_detections], tf.int32),
+                "labels": tf.TensorSpec([detector.max_detections], tf.string),
+                "num_detections": tf.TensorSpec([], tf.int32)}
+        return tf.map_fn(one, (features, tf.cast(lengths, tf.int32)), fn_output_signature=spec)
+
+    archive.add_endpoint("detect_batch", detect_batch,
+                         input_signature=[tf.TensorSpec([None, None, d], tf.float32,
+                                                        name="features"),
+                                          tf.TensorSpec([None], tf.int32, name="lengths")])
+    return archive
+
+
+def write_warmup(path: Path, feature_dim: int, lengths=(1, 16, 128), seed: int = 0):
+    """``assets.extra/tf_serving_warmup_requests``: PredictionLog records (TF Serving format)."""
+    try:
+        from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
+    except ImportError:
+        raise WtalError("writing TF Serving warmup requests needs tensorflow-serving-api: "
+                        "pip install --no-deps tensorflow-serving-api") from None
+    rng = np.random.default_rng(seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        for t in lengths:
+            request = predict_pb2.PredictRequest(
+                model_spec=model_pb2.ModelSpec(signature_name="serving_default"))
+            request.inputs["features"].CopyFrom(tf.make_tensor_proto(
+                rng.standard_normal((t, feature_dim)).astype(np.float32)))
+            log = prediction_log_pb2.PredictionLog(
+                predict_log=prediction_log_pb2.PredictLog(request=request))
+            writer.write(log.SerializeToString())
+
+
+def read_warmup(path):
+    """Yields ``(signature_name, {input: ndarray})`` from a warmup file."""
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    for record in tf.data.TFRecordDataset(str(path)):
+        log = prediction_log_pb2.PredictionLog.FromString(record.numpy())
+        req = log.predict_log.request
+        yield (req.model_spec.signature_name or "serving_default",
+               {k: tf.make_ndarray(v) for k, v in req.inputs.items()})
+
+
+MODELS_CONFIG = """model_config_list {{
+  config {{
+    name: "{name}"
+    base_path: "/models/{name}"
+    model_platform: "tensorflow"
+  }}
+}}
+"""
+
+
+def export_run(run_dir, base, *, name: str = "wtal", version: int | None = None,
+               seconds_per_snippet: float | None = None, max_detections: int | None = None,
+               warmup: bool = True) -> Path:
+    """Exports a run directory to ``BASE/NAME/VERSION`` (atomically); returns that path."""
+    cfg, data, _ = rd.read_run(run_dir)
+    stride = seconds_per_snippet or data.get("seconds_per_snippet")
+    if not stride:
+        raise WtalError("no seconds per snippet known for this run: pass "
+                        "--seconds-per-snippet", path=run_dir)
+    n = max_detections or cfg.autoloc.max_detections
+    base = Path(base)
+    model_dir = base / name
+    if version is None:
+        existing = [int(p.name) for p in model_dir.glob("*") if p.name.isdigit()]
+        version = max(existing, default=0) + 1
+    target = model_dir / str(version)
+    start = time.perf_counter()
+    detector = Detector(run_dir, max_detections=n)
+    archive = build_archive(detector, stride)
+    with io_utils.atomic_directory(target) as tmp:
+        tmp.rmdir()  # ExportArchive creates the folder itself
+        archive.write_out(str(tmp), verbose=False)
+        if warmup:
+            write_warmup(tmp / "assets.extra" / WARMUP_FILE, detector.feature_dim)
+        io_utils.write_json(tmp / "assets.extra" / "wtal_export.json", {
+            "run_dir": str(run_dir), "method": cfg.method, "classes": detector.classes,
+            "feature_dim": detector.feature_dim, "seconds_per_snippet": stride,
+            "max_detections": n, "export_seconds": time.perf_counter() - start}, indent=1)
+    io_utils.write_text(base / "models.config", MODELS_CONFIG.format(name=name))
+    return target
+
+
+def load(path):
+    """Loads an export (``tf.saved_model.load``) and its metadata."""
+    model = tf.saved_model.load(str(path))
+    meta = json.loads((Path(path) / "assets.extra" / "wtal_export.json").read_text())
+    return model, meta
+
+
+__all__ = ["export_run", "load", "Detector", "build_archive", "write_warmup", "read_warmup"]
