@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-BENCHMARKS = ("evaluation", "data", "cas")
+BENCHMARKS = ("evaluation", "data", "cas", "autoloc", "export")
 REPO = Path(__file__).resolve().parents[1]
 
 
