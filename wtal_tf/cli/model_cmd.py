@@ -7,6 +7,20 @@ from pathlib import Path
 from wtal_tf.errors import WtalError
 
 
+def _add_resume_args(p):
+    p.add_argument("--resume", action="store_true",
+                   help="continue a killed run from its checkpoint (same seed and data)")
+    p.add_argument("--deterministic", action="store_true",
+                   help="deterministic TF ops (bit-exact resumes on CPU; slower)")
+
+
+def _setup(args):
+    if getattr(args, "deterministic", False):
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+
+
 def _add_data_args(p, required=True):
     g = p.add_mutually_exclusive_group(required=required)
     g.add_argument("--data", help="an interchange dataset root")
@@ -25,6 +39,7 @@ def register(sub):
     p.add_argument("--run-dir", required=True)
     p.add_argument("--epochs", type=int, help="override the config's epochs")
     p.add_argument("--seed", type=int, help="override the config's seed")
+    _add_resume_args(p)
     p.set_defaults(handler=cmd_train_cas)
 
     p = tsub.add_parser("autoloc", help="AutoLoc's localization branch on a trained CAS run")
@@ -36,6 +51,7 @@ def register(sub):
     p.add_argument("--run-dir", required=True)
     p.add_argument("--epochs", type=int)
     p.add_argument("--seed", type=int)
+    _add_resume_args(p)
     p.set_defaults(handler=cmd_train_autoloc)
 
     p = sub.add_parser("ablate", help="ablation studies (AutoLoc §5.4, Table 3)")
@@ -82,6 +98,7 @@ def register(sub):
                         "supervised)")
     p.add_argument("--seed", type=int)
     p.add_argument("--epochs", type=int, help="epochs per iteration (config default)")
+    _add_resume_args(p)
     p.set_defaults(handler=cmd_refine)
 
     p = sub.add_parser("predict", help="detections of a trained run (or an export) on the "
@@ -109,9 +126,10 @@ def cmd_train_cas(args):
     from wtal_tf.configs import get_config
     from wtal_tf.training.cas_trainer import train_cas
 
+    _setup(args)
     cfg = get_config(args.config)
     source = open_data(args)
-    train_cas(cfg, source, args.run_dir, seed=args.seed, epochs=args.epochs)
+    train_cas(cfg, source, args.run_dir, seed=args.seed, epochs=args.epochs, resume=args.resume)
     print(f"trained {cfg.name} into {args.run_dir}")
     return 0
 
@@ -137,7 +155,9 @@ def cmd_train_autoloc(args):
     source = open_data(args)
     _, data, _ = rd.read_run(args.cas_run)
     check_compatible(data, source, args.cas_run)
-    train_autoloc(cfg, source, args.cas_run, args.run_dir, seed=args.seed, epochs=args.epochs)
+    _setup(args)
+    train_autoloc(cfg, source, args.cas_run, args.run_dir, seed=args.seed, epochs=args.epochs,
+                  resume=args.resume)
     print(f"trained {cfg.name} into {args.run_dir}")
     return 0
 
@@ -170,9 +190,10 @@ def cmd_refine(args):
         cfg = cfg.replace(refine=dataclasses.replace(cfg.refine, **changes))
     cfg = cfg.replace(method="refineloc")
     dets = read_detections(args.from_detections) if args.from_detections else None
+    _setup(args)
     results = refine(cfg, open_data(args), args.run_dir, seed=args.seed,
                      iterations=args.iterations, from_detections=dets, progress=True,
-                     epochs=args.epochs)
+                     epochs=args.epochs, resume=args.resume)
     info = read_refine(args.run_dir)
     print(f"\nRefineLoc ({cfg.refine.generator}, beta={cfg.refine.beta:g}, "
           f"S={cfg.refine.sample_fraction:g}); test mAP (%) for reporting only")

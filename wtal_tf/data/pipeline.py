@@ -38,9 +38,50 @@ def from_root(root: DatasetRoot, video_ids: Sequence[str], *, shuffle: bool = Fa
         extra_specs: the ``tf.TensorSpec`` of each extra.
     """
     ids = list(video_ids)
+    ds = _id_table(root, ids)
+    if shuffle:
+        ds = ds.shuffle(max(len(ids), 1), seed=seed, reshuffle_each_iteration=True)
+    return ds.map(_reader(root, ids, extras, extra_specs), num_parallel_calls=AUTOTUNE,
+                  deterministic=True)
+
+
+def epoch_batches(root: DatasetRoot, video_ids: Sequence[str], *, seed: int, start_epoch: int,
+                  epochs: int, batch_fn, extras=None, extra_specs=None) -> tf.data.Dataset:
+    """Epochs ``start_epoch .. epochs - 1`` of shuffled batches, each epoch's order a
+    pure function of ``(seed, epoch)``: a resumed training sees exactly the batches
+    the uninterrupted one would have.
+
+    Args:
+        batch_fn: turns one epoch's element dataset into its batches.
+    """
+    ids = list(video_ids)
+    n = len(ids)
+    read = _reader(root, ids, extras, extra_specs)
+    labels = tf.constant(np.stack([root.annotations.videos[v].multi_hot(root.classes)
+                                   for v in ids]) if ids else np.zeros((0, len(root.classes)),
+                                                                       np.float32))
+    id_tensor = tf.constant(ids, tf.string)
+
+    def one_epoch(epoch):
+        order = tf.argsort(tf.random.stateless_uniform(
+            [n], seed=tf.stack([tf.cast(seed, tf.int64), epoch])))
+        ds = tf.data.Dataset.from_tensor_slices(order).map(
+            lambda i: {"video_id": id_tensor[i], "labels": labels[i]})
+        return batch_fn(ds.map(read, num_parallel_calls=AUTOTUNE, deterministic=True))
+
+    return tf.data.Dataset.range(start_epoch, epochs).flat_map(one_epoch).prefetch(AUTOTUNE)
+
+
+def _id_table(root, ids):
     classes = root.classes
     labels = np.stack([root.annotations.videos[v].multi_hot(classes) for v in ids]) \
         if ids else np.zeros((0, len(classes)), np.float32)
+    return tf.data.Dataset.from_tensor_slices(
+        {"video_id": tf.constant(ids, tf.string), "labels": tf.constant(labels)})
+
+
+def _reader(root, ids, extras, extra_specs):
+    """The map function that reads one video's features (and extras) by id."""
     dim = root.feature_dim() if ids else 0
     extras = dict(extras or {})
     extra_specs = dict(extra_specs or {})
@@ -51,11 +92,6 @@ def from_root(root: DatasetRoot, video_ids: Sequence[str], *, shuffle: bool = Fa
         out += [np.asarray(fn(vid), spec.dtype.as_numpy_dtype)
                 for fn, spec in ((extras[k], extra_specs[k]) for k in extras)]
         return out
-
-    ds = tf.data.Dataset.from_tensor_slices(
-        {"video_id": tf.constant(ids, tf.string), "labels": tf.constant(labels)})
-    if shuffle:
-        ds = ds.shuffle(max(len(ids), 1), seed=seed, reshuffle_each_iteration=True)
 
     def read(element):
         tout = [tf.float32] + [extra_specs[k].dtype for k in extras]
@@ -68,7 +104,7 @@ def from_root(root: DatasetRoot, video_ids: Sequence[str], *, shuffle: bool = Fa
             out[k] = tf.ensure_shape(arr, extra_specs[k].shape)
         return out
 
-    return ds.map(read, num_parallel_calls=AUTOTUNE, deterministic=True)
+    return read
 
 
 def from_tfds(name: str, split: str, *, shuffle: bool = False, seed: int = 0,

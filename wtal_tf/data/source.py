@@ -35,6 +35,19 @@ class DataSource:
                 extras: Mapping[str, Callable] | None = None, extra_specs=None):
         raise NotImplementedError
 
+    def epoch_batches(self, split: str, *, seed: int, start_epoch: int, epochs: int,
+                      batch_fn, extras=None, extra_specs=None):
+        """Batches for epochs ``start_epoch..epochs-1``, each epoch's order fixed by
+        ``(seed, epoch)`` (what makes a resumed training match an uninterrupted one)."""
+        import tensorflow as tf
+
+        base = self.dataset(split, extras=extras, extra_specs=extra_specs)
+
+        def one_epoch(epoch):
+            return batch_fn(base.shuffle(256, seed=tf.cast(seed, tf.int64) * 100003 + epoch))
+
+        return tf.data.Dataset.range(start_epoch, epochs).flat_map(one_epoch)
+
     def ground_truth(self, split: str) -> AnnotationSet:
         """Annotations of a split, for evaluation."""
         ids = self.video_ids(split)
@@ -94,6 +107,14 @@ class RootSource(DataSource):
 
         return pipeline.from_root(self.root, self.video_ids(split), shuffle=shuffle,
                                   seed=seed, extras=extras, extra_specs=extra_specs)
+
+    def epoch_batches(self, split, *, seed, start_epoch, epochs, batch_fn, extras=None,
+                      extra_specs=None):
+        from wtal_tf.data import pipeline
+
+        return pipeline.epoch_batches(self.root, self.video_ids(split), seed=seed,
+                                      start_epoch=start_epoch, epochs=epochs, batch_fn=batch_fn,
+                                      extras=extras, extra_specs=extra_specs)
 
     def fingerprint(self):
         return self.root.fingerprint()

@@ -89,21 +89,30 @@ def make_pseudo_labels(cfg: ExperimentConfig, source: DataSource, model, eta: in
 
 
 def train_iteration(cfg: ExperimentConfig, source: DataSource, run_dir, eta: int, seed: int,
-                    *, progress: bool = False, epochs: int | None = None):
+                    *, progress: bool = False, epochs: int | None = None,
+                    resume: bool = False):
     """(Re-)trains iteration ``eta >= 1`` from its stored pseudo labels."""
     pseudo = pl.PseudoLabels.load(_iter_dir(run_dir, eta) / "pseudo_labels")
     return train_cas(cfg, source, _iter_dir(run_dir, eta), seed=seed, progress=progress,
-                     pseudo=pseudo, beta=cfg.refine.beta, epochs=epochs), pseudo
+                     pseudo=pseudo, beta=cfg.refine.beta, epochs=epochs,
+                     resume=resume), pseudo
+
+
+def _finished(run_dir, eta) -> bool:
+    d = _iter_dir(run_dir, eta)
+    return (d / WEIGHTS).exists() and (d / "history.json").exists()
 
 
 def refine(cfg: ExperimentConfig, source: DataSource, run_dir, *, seed: int | None = None,
            iterations: int | None = None, from_detections: Detections | None = None,
            progress: bool = False, evaluate_test: bool = True,
-           epochs: int | None = None, base_model=None) -> list[IterationResult]:
+           epochs: int | None = None, base_model=None,
+           resume: bool = False) -> list[IterationResult]:
     """Runs the refinement loop; returns per-iteration metrics (also in refine.json).
 
     ``base_model``: an already trained iteration-0 model to start from (saves
     retraining it when several refinements share one base, as in the grid).
+    ``resume``: reuse finished iterations and continue a killed one.
     """
     import tensorflow as tf
 
@@ -119,15 +128,25 @@ def refine(cfg: ExperimentConfig, source: DataSource, run_dir, *, seed: int | No
     previous = None
     model = base_model
     if from_detections is None and model is None:
-        model = train_cas(cfg, source, _iter_dir(run_dir, 0), seed=seed, progress=progress,
-                          epochs=epochs)
+        if resume and _finished(run_dir, 0):
+            model = load_iteration(run_dir, 0)
+        else:
+            model = train_cas(cfg, source, _iter_dir(run_dir, 0), seed=seed,
+                              progress=progress, epochs=epochs, resume=resume)
     for eta in range(0, n_iter + 1):
         if eta > 0:
-            pseudo = make_pseudo_labels(cfg, source, model, eta - 1, seed,
-                                        detections=from_detections if eta == 1 else None)
-            pseudo.save(_iter_dir(run_dir, eta) / "pseudo_labels")
-            model, _ = train_iteration(cfg, source, run_dir, eta, seed, progress=progress,
-                                       epochs=epochs)
+            stored = _iter_dir(run_dir, eta) / "pseudo_labels"
+            if resume and stored.with_suffix(".npz").exists():
+                pseudo = pl.PseudoLabels.load(stored)
+            else:
+                pseudo = make_pseudo_labels(cfg, source, model, eta - 1, seed,
+                                            detections=from_detections if eta == 1 else None)
+                pseudo.save(stored)
+            if resume and _finished(run_dir, eta):
+                model = load_iteration(run_dir, eta)
+            else:
+                model, _ = train_iteration(cfg, source, run_dir, eta, seed, progress=progress,
+                                           epochs=epochs, resume=resume)
         elif model is None:
             continue  # iteration 0 is the external detector: nothing to train
         res = IterationResult(eta, holdout_video_loss(cas_outputs(model, source, "holdout")))

@@ -20,6 +20,7 @@ from wtal_tf.data.video import seconds_per_snippet, snippet_span_to_seconds
 from wtal_tf.errors import WtalError
 from wtal_tf.models.autoloc import AutoLocModel, build_autoloc, make_optimizer
 from wtal_tf.training import callbacks as cb
+from wtal_tf.training import resume as resume_lib
 from wtal_tf.training import run_dir as rd
 from wtal_tf.training.cas_trainer import WEIGHTS, keras_verbosity, load_cas_model, save_weights
 
@@ -32,11 +33,12 @@ def _one_video(element):
 
 def train_autoloc(cfg: ExperimentConfig, source: DataSource, cas_run_dir, run_dir, *,
                   seed: int | None = None, epochs: int | None = None, progress: bool = True,
-                  cas_model=None) -> AutoLocModel:
+                  cas_model=None, resume: bool = False) -> AutoLocModel:
     """Trains the localization branch on a frozen CAS model; writes a self-contained run.
 
     The CAS run is copied into ``run_dir/cas`` so that the AutoLoc run
     directory holds the whole detector (predict and export need nothing else).
+    ``resume`` continues a killed run from ``run_dir/checkpoint``.
     """
     run_dir = Path(run_dir)
     seed = cfg.autoloc.seed if seed is None else seed
@@ -44,30 +46,41 @@ def train_autoloc(cfg: ExperimentConfig, source: DataSource, cas_run_dir, run_di
     keras.utils.set_random_seed(seed)
     if cas_model is None:
         cas_model, _, _ = load_cas_model(cas_run_dir)
-    rd.write_run(run_dir, cfg, source.to_dict(), seed=seed, epochs=epochs,
-                 cas_run=str(cas_run_dir))
-    _copy_cas_run(cas_run_dir, run_dir / CAS_SUBDIR)
+    state = resume_lib.load_state(run_dir / resume_lib.CHECKPOINT) if resume else None
+    if state is None:
+        shutil.rmtree(run_dir / resume_lib.CHECKPOINT, ignore_errors=True)
+        rd.write_run(run_dir, cfg, source.to_dict(), seed=seed, epochs=epochs,
+                     cas_run=str(cas_run_dir))
+        _copy_cas_run(cas_run_dir, run_dir / CAS_SUBDIR)
     model = build_autoloc(cfg, cas_model, source.feature_dim)
     model.compile(optimizer=make_optimizer(cfg.autoloc))
-    train = pipeline.one_video_per_step(source.dataset("train", shuffle=True, seed=seed)
-                                        ).map(_one_video)
+    model.optimizer.build(model.localizer.trainable_variables)
+    start_epoch = (resume_lib.apply_state(model, model.localizer.trainable_variables, state)
+                   if state else 0)
+
+    def batch_fn(ds):
+        return pipeline.one_video_per_step(ds, prefetch=False).map(_one_video)
+
+    train = source.epoch_batches("train", seed=seed, start_epoch=start_epoch, epochs=epochs,
+                                 batch_fn=batch_fn)
     has_holdout = bool(source.video_ids("holdout"))
-    holdout = (pipeline.one_video_per_step(source.dataset("holdout")).map(_one_video)
-               if has_holdout else None)
+    holdout = batch_fn(source.dataset("holdout")) if has_holdout else None
     monitor = "val_loss" if has_holdout else "loss"
     best = cb.BestWeights(monitor)
+    checkpoint = resume_lib.EpochCheckpoint(run_dir / resume_lib.CHECKPOINT, best=best,
+                                            state=state)
     callbacks = [best, keras.callbacks.TensorBoard(log_dir=str(run_dir / "tensorboard"),
-                                                   write_graph=False, update_freq=20)]
+                                                   write_graph=False, update_freq=20),
+                 checkpoint]
     start = time.perf_counter()
-    history = model.fit(train, validation_data=holdout, epochs=epochs, callbacks=callbacks,
-                        shuffle=False, verbose=keras_verbosity(progress))
+    model.fit(train, validation_data=holdout, epochs=epochs, initial_epoch=start_epoch,
+              steps_per_epoch=max(1, len(source.video_ids("train"))), callbacks=callbacks,
+              shuffle=False, verbose=keras_verbosity(progress))
     elapsed = time.perf_counter() - start
     save_weights(model, run_dir / WEIGHTS)  # the whole detector, CAS model included
-    io_utils.write_json(run_dir / "history.json",
-                        {k: [float(v) for v in vals] for k, vals in history.history.items()},
-                        indent=1)
+    io_utils.write_json(run_dir / "history.json", checkpoint.history, indent=1)
     rd.update_run(run_dir, train_seconds=elapsed, best_epoch=best.best_epoch + 1,
-                  selected_by=monitor)
+                  selected_by=monitor, resumed_from_epoch=start_epoch if state else None)
     return model
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -16,6 +18,7 @@ from wtal_tf.data import pipeline
 from wtal_tf.data.source import DataSource
 from wtal_tf.models.cas_model import CasModel
 from wtal_tf.training import callbacks as cb
+from wtal_tf.training import resume as resume_lib
 from wtal_tf.training import run_dir as rd
 
 WEIGHTS = "model.weights.h5"
@@ -39,7 +42,7 @@ def keras_verbosity(progress: bool) -> int:
 
 def train_cas(cfg: ExperimentConfig, source: DataSource, run_dir, *, seed: int | None = None,
               progress: bool = True, pseudo=None, beta: float = 0.0,
-              epochs: int | None = None) -> CasModel:
+              epochs: int | None = None, resume: bool = False) -> CasModel:
     """Trains one CAS model; writes weights, config and history to ``run_dir``.
 
     Args:
@@ -51,48 +54,59 @@ def train_cas(cfg: ExperimentConfig, source: DataSource, run_dir, *, seed: int |
             for iterations >= 1, else ``None``.
         beta: weight of the pseudo-label loss (eq. 4).
         epochs: overrides ``cfg.train.epochs``.
+        resume: continue from ``run_dir/checkpoint`` (a killed run) if present.
     """
     run_dir = Path(run_dir)
     seed = cfg.train.seed if seed is None else seed
     epochs = cfg.train.epochs if epochs is None else epochs
     keras.utils.set_random_seed(seed)
-    rd.write_run(run_dir, cfg, source.to_dict(), seed=seed, epochs=epochs, beta=beta)
+    state = resume_lib.load_state(run_dir / resume_lib.CHECKPOINT) if resume else None
+    if state is None:
+        shutil.rmtree(run_dir / resume_lib.CHECKPOINT, ignore_errors=True)
+        rd.write_run(run_dir, cfg, source.to_dict(), seed=seed, epochs=epochs, beta=beta)
     extras = specs = None
     if pseudo is not None:
         extras, specs = pseudo.as_extras()
 
-    def batches(split, shuffle):
-        ds = source.dataset(split, shuffle=shuffle, seed=seed, extras=extras,
-                            extra_specs=specs)
-        ds = pipeline.padded_batches(ds, cfg.train.batch_size)
-        return ds.map(_to_inputs, num_parallel_calls=tf.data.AUTOTUNE)
+    def batch_fn(ds):
+        return pipeline.padded_batches(ds, cfg.train.batch_size, prefetch=False).map(_to_inputs)
 
-    train = batches("train", True)
     has_holdout = bool(source.video_ids("holdout"))
-    holdout = batches("holdout", False) if has_holdout else None
+    holdout = None
+    if has_holdout:
+        holdout = batch_fn(source.dataset("holdout", extras=extras, extra_specs=specs))
     model = build_cas_model(cfg, len(source.classes), source.feature_dim, beta)
     model.compile(optimizer=keras.optimizers.Adam(cfg.train.learning_rate))
+    model.optimizer.build(model.trainable_variables)
+    start_epoch = resume_lib.apply_state(model, model.trainable_variables, state) if state else 0
+    n_train = len(source.video_ids("train"))
+    steps = max(1, math.ceil(n_train / cfg.train.batch_size))
+    train = source.epoch_batches("train", seed=seed, start_epoch=start_epoch, epochs=epochs,
+                                 batch_fn=batch_fn, extras=extras, extra_specs=specs)
     monitor = "val_loss" if has_holdout else "loss"
     best = cb.BestWeights(monitor)
-    callbacks = [best,
-                 keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=cfg.train.lr_decay,
-                                                   patience=cfg.train.lr_patience, verbose=0)]
+    plateau = keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=cfg.train.lr_decay,
+                                                patience=cfg.train.lr_patience, verbose=0)
+    callbacks = [best, plateau]
     if has_holdout:
         callbacks.insert(0, cb.HoldoutVideoMap(holdout))
         sample = [e for e in source.dataset("holdout").take(3)]
         callbacks.append(cb.CasImages(sample, run_dir / "tensorboard", every=10))
     callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run_dir / "tensorboard"),
                                                  write_graph=False))
+    checkpoint = resume_lib.EpochCheckpoint(run_dir / resume_lib.CHECKPOINT, best=best,
+                                            plateau=plateau, state=state)
+    callbacks.append(checkpoint)
     start = time.perf_counter()
-    history = model.fit(train, validation_data=holdout, epochs=epochs, callbacks=callbacks,
-                        shuffle=False,  # the tf.data pipeline shuffles, by seed
-                        verbose=keras_verbosity(progress))
+    model.fit(train, validation_data=holdout, epochs=epochs, initial_epoch=start_epoch,
+              steps_per_epoch=steps, callbacks=callbacks,
+              shuffle=False,  # the data order is a function of (seed, epoch)
+              verbose=keras_verbosity(progress))
     elapsed = time.perf_counter() - start
     save_weights(model, run_dir / WEIGHTS)
-    hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
-    io_utils.write_json(run_dir / "history.json", hist, indent=1)
+    io_utils.write_json(run_dir / "history.json", checkpoint.history, indent=1)
     rd.update_run(run_dir, train_seconds=elapsed, best_epoch=best.best_epoch + 1,
-                  selected_by=monitor)
+                  selected_by=monitor, resumed_from_epoch=start_epoch if state else None)
     return model
 
 
