@@ -24,6 +24,7 @@ ROWS = ("CAS thresholding", "OIC Selection", "Inner-only loss", "Direct Optimiza
 
 def run_autoloc_ablation(cfg: ExperimentConfig, source: DataSource, out, seeds=(0, 1, 2),
                          progress: bool = False, rows=ROWS) -> SeedTable:
+    from wtal_tf.data.detections import write_detections
     from wtal_tf.evaluation import evaluate_detections
     from wtal_tf.models import baselines
     from wtal_tf.models.autoloc import build_autoloc
@@ -35,6 +36,8 @@ def run_autoloc_ablation(cfg: ExperimentConfig, source: DataSource, out, seeds=(
     table = SeedTable(cfg.tious)
 
     def score(row, dets):
+        write_detections(seed_dir / "detections" / f"{row.replace(' ', '_').lower()}.json",
+                         dets)
         r = evaluate_detections(gt, dets, tious=cfg.tious, protocol=cfg.protocol)
         table.add(row, r)
         print(f"  seed {seed} {row:<20} mAP@0.5 {100 * r.mAP_at(0.5):5.1f}  "
