@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import threading
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
@@ -321,15 +322,22 @@ def read_annotations(path, *, format: str | None = None, classes=None,
 # Features
 
 
+#: np.load parses .npy headers with ast.literal_eval, which CPython 3.11 does
+#: not make thread-safe ("AST constructor recursion depth mismatch" when
+#: tf.data's parallel map reads several files at once): loads are serialised.
+_NPY_LOCK = threading.Lock()
+
+
 def load_feature_file(path, *, video_id=None, mmap: bool = False) -> np.ndarray:
     """One ``[T, D]`` feature array, checked (memory-mapped on request)."""
     path = Path(path)
     try:
-        if mmap:
-            arr = np.load(path, mmap_mode="r", allow_pickle=False)
-        else:
-            with open(path, "rb") as f:  # a file object: TFDS's test harness wants one
-                arr = np.load(f, allow_pickle=False)
+        with _NPY_LOCK:
+            if mmap:
+                arr = np.load(path, mmap_mode="r", allow_pickle=False)
+            else:
+                with open(path, "rb") as f:  # a file object: TFDS's test harness wants one
+                    arr = np.load(f, allow_pickle=False)
     except FileNotFoundError:
         raise WtalError("feature file not found", path=path, video_id=video_id) from None
     except (ValueError, OSError, EOFError) as e:
