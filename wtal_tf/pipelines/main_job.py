@@ -38,7 +38,8 @@ def run(out: Path, data=None, seed: int = 0, config_prefix: str = "synthetic_thu
     from wtal_tf.evaluation import evaluate_detections
     from wtal_tf.models.predict import predict_run
     from wtal_tf.training.autoloc_trainer import train_autoloc
-    from wtal_tf.training.cas_trainer import train_cas
+    from wtal_tf.models.refineloc import refine
+    from wtal_tf.training.cas_trainer import load_cas_model, train_cas
 
     stages = Stages()
     out.mkdir(parents=True, exist_ok=True)
@@ -70,11 +71,38 @@ def run(out: Path, data=None, seed: int = 0, config_prefix: str = "synthetic_thu
         results["AutoLoc"] = evaluate_detections(gt, dets, tious=al_cfg.tious)
         print(results["AutoLoc"].table())
 
+    rl_cfg = get_config(f"{config_prefix}_refineloc")
+    with stages.stage(f"RefineLoc refinement ({rl_cfg.refine.iterations} iterations, "
+                      f"{rl_cfg.refine.generator}, beta={rl_cfg.refine.beta:g})"):
+        base, _, _ = load_cas_model(out / "cas")
+        iterations = refine(rl_cfg, source, out / "refineloc", seed=seed, base_model=base,
+                            progress=True)
+    for it in iterations[1:]:
+        results[f"RefineLoc iteration {it.iteration}"] = _MapRow(rl_cfg.tious, it.test_mAP)
+
+    with stages.stage("export AutoLoc as a SavedModel (TF Serving layout)"):
+        from wtal_export.saved_model import export_run
+
+        path = export_run(out / "autoloc", out / "models", name="wtal", version=1)
+        print(f"   {path}")
+
     _print_tables(results)
     io_utils.write_json(out / "results.json",
-                        {k: r.to_dict() for k, r in results.items()}, indent=1)
+                        {k: {"tious": [float(t) for t in r.tious],
+                             "mAP": [float(m) for m in r.mAP],
+                             "average_mAP": float(r.average_mAP)} for k, r in results.items()},
+                        indent=1)
     print(stages.summary())
     return results
+
+
+class _MapRow:
+    def __init__(self, tious, maps):
+        import numpy as np
+
+        self.tious = np.asarray(tious)
+        self.mAP = np.asarray(maps)
+        self.average_mAP = float(np.mean(maps))
 
 
 def _print_tables(results):
