@@ -14,11 +14,25 @@ def _add_resume_args(p):
                    help="deterministic TF ops (bit-exact resumes on CPU; slower)")
 
 
+def _add_strategy_args(p):
+    p.add_argument("--strategy", choices=("default", "mirrored", "multiworker"),
+                   default="default", help="tf.distribute strategy (README 'Scaling out')")
+    p.add_argument("--replicas", type=int, default=2,
+                   help="mirrored on a CPU-only machine: logical CPU replicas")
+
+
 def _setup(args):
+    """Deterministic ops and the distribution strategy, before any other TF work."""
+    strategy = None
+    if getattr(args, "strategy", "default") != "default":
+        from wtal_tf.training.distribute import make_strategy
+
+        strategy = make_strategy(args.strategy, args.replicas)
     if getattr(args, "deterministic", False):
         import tensorflow as tf
 
         tf.config.experimental.enable_op_determinism()
+    return strategy
 
 
 def _add_data_args(p, required=True):
@@ -51,7 +65,10 @@ def register(sub):
     p.add_argument("--run-dir", required=True)
     p.add_argument("--epochs", type=int)
     p.add_argument("--seed", type=int)
+    p.add_argument("--videos-per-step", type=int, default=1,
+                   help="videos per step in one process (AutoLoc: 1; G matches G replicas)")
     _add_resume_args(p)
+    _add_strategy_args(p)
     p.set_defaults(handler=cmd_train_autoloc)
 
     p = sub.add_parser("ablate", help="ablation studies (AutoLoc §5.4, Table 3)")
@@ -148,6 +165,8 @@ def _autoloc_config(name, cas_run):
 
 
 def cmd_train_autoloc(args):
+    strategy = _setup(args)
+
     from wtal_tf.training import run_dir as rd
     from wtal_tf.training.autoloc_trainer import train_autoloc
 
@@ -155,9 +174,8 @@ def cmd_train_autoloc(args):
     source = open_data(args)
     _, data, _ = rd.read_run(args.cas_run)
     check_compatible(data, source, args.cas_run)
-    _setup(args)
     train_autoloc(cfg, source, args.cas_run, args.run_dir, seed=args.seed, epochs=args.epochs,
-                  resume=args.resume)
+                  resume=args.resume, strategy=strategy, videos_per_step=args.videos_per_step)
     print(f"trained {cfg.name} into {args.run_dir}")
     return 0
 

@@ -26,6 +26,7 @@ class LocalizationNetwork(keras.layers.Layer):
     Call arguments:
         features: ``(batch, time, D)``.
         training: BatchNorm mode.
+        mask: optional ``(batch, time)``, 1 on real snippets of padded videos.
 
     Returns:
         ``(t_x, t_w)``, each ``(batch, time, num_anchors)``.
@@ -35,7 +36,8 @@ class LocalizationNetwork(keras.layers.Layer):
     """
 
     def __init__(self, num_anchors: int, filters: int = 128, num_conv_layers: int = 3,
-                 activation: str = "relu", head_kernel: int = 3, **kwargs):
+                 activation: str = "relu", head_kernel: int = 3,
+                 synchronized_bn: bool = False, **kwargs):
         super().__init__(**kwargs)
         if activation not in ("relu", "leaky_relu"):
             raise ValueError(f"activation must be 'relu' or 'leaky_relu', got {activation!r}")
@@ -44,10 +46,14 @@ class LocalizationNetwork(keras.layers.Layer):
         self.num_conv_layers = num_conv_layers
         self.activation = activation
         self.head_kernel = head_kernel
+        self.synchronized_bn = synchronized_bn
         use_bias = activation == "relu"  # the official blocks are bias-free (BN follows)
         self.convs = [keras.layers.Conv1D(filters, 3, padding="same", use_bias=use_bias,
                                           name=f"conv_{i}") for i in range(num_conv_layers)]
-        self.norms = [keras.layers.BatchNormalization(name=f"bn_{i}")
+        # synchronized: BatchNorm statistics over every replica's video
+        # (tf.distribute), so distributed training matches one process
+        self.norms = [keras.layers.BatchNormalization(synchronized=synchronized_bn,
+                                                      name=f"bn_{i}")
                       for i in range(num_conv_layers)]
         # Small initial regressions: every anchor starts close to itself.
         self.head = keras.layers.Conv1D(2 * num_anchors, head_kernel, padding="same",
@@ -62,12 +68,18 @@ class LocalizationNetwork(keras.layers.Layer):
             norm.build(shape)
         self.head.build(shape)
 
-    def call(self, features, training=False):
+    def call(self, features, training=False, mask=None):
+        # With a mask (several padded videos), BatchNorm takes its statistics
+        # over real snippets only and padded positions are zeroed after each
+        # block, so every video sees the zero padding of a lone video.
         x = features
+        m = None if mask is None else keras.ops.cast(mask, x.dtype)[..., None]
         for conv, norm in zip(self.convs, self.norms):
-            x = norm(conv(x), training=training)
+            x = norm(conv(x), training=training, mask=mask)
             x = keras.ops.relu(x) if self.activation == "relu" else keras.ops.leaky_relu(
                 x, negative_slope=0.1)
+            if m is not None:
+                x = x * m
         out = self.head(x)
         return out[..., : self.num_anchors], out[..., self.num_anchors:]
 
@@ -79,5 +91,6 @@ class LocalizationNetwork(keras.layers.Layer):
         config = super().get_config()
         config.update({"num_anchors": self.num_anchors, "filters": self.filters,
                        "num_conv_layers": self.num_conv_layers,
-                       "activation": self.activation, "head_kernel": self.head_kernel})
+                       "activation": self.activation, "head_kernel": self.head_kernel,
+                       "synchronized_bn": self.synchronized_bn})
         return config

@@ -40,7 +40,7 @@ class AutoLocModel(keras.Model):
     """
 
     def __init__(self, cas_model: CasModel, cfg: AutoLocConfig, cas_gate: str = "hard",
-                 cas_gate_threshold: float = 0.5, **kwargs):
+                 cas_gate_threshold: float = 0.5, synchronized_bn: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.cas_model = cas_model
         self.cas_model.trainable = False
@@ -48,7 +48,8 @@ class AutoLocModel(keras.Model):
         self.cas_gate = cas_gate
         self.cas_gate_threshold = cas_gate_threshold
         self.localizer = LocalizationNetwork(len(cfg.anchors), cfg.filters, cfg.num_conv_layers,
-                                             cfg.activation, cfg.head_kernel, name="localizer")
+                                             cfg.activation, cfg.head_kernel,
+                                             synchronized_bn=synchronized_bn, name="localizer")
         self.oic_layer = OICLayer(cfg.anchors, cfg.inflation, cfg.min_outer, cfg.cas_threshold,
                                   cfg.oic_threshold, cfg.nms_iou, cfg.loss, name="oic")
         self.loss_tracker = keras.metrics.Mean(name="loss")
@@ -74,15 +75,41 @@ class AutoLocModel(keras.Model):
                                 self.cas_gate_threshold)
         return tf.stop_gradient(cas[0]), tf.stop_gradient(out["video_scores"][0])
 
-    def _loss(self, features, labels, training):
-        cas, _ = self.video_cas(features)
-        classes = tf.cast(tf.where(labels[0] > 0)[:, 0], tf.int32)  # ground truth only
-        t_x, t_w = self.localizer(features, training=training)
-        sel = self.oic_layer(cas, t_x[0], t_w[0], classes)
+    def _video_loss(self, cas, t_x, t_w, labels):
+        classes = tf.cast(tf.where(labels > 0)[:, 0], tf.int32)  # ground truth only
+        sel = self.oic_layer(cas, t_x, t_w, classes)
         kept = tf.reduce_sum(tf.cast(sel.valid, tf.float32))
         total = tf.reduce_sum(sel.losses)
         loss = total if self.cfg.loss_reduction == "sum" else total / tf.maximum(kept, 1.0)
-        return loss, kept, sel, cas
+        return loss, kept, sel
+
+    def _loss(self, features, labels, training, mask=None):
+        """Mean loss over the videos of a batch.
+
+        One video (the paper's setting, and one per replica when distributed):
+        trimmed to its real length.  Several padded videos (a static batch
+        size): the localization network runs on the padded batch with the mask
+        (BatchNorm over all real snippets), the OIC layer on each video alone.
+        """
+        if features.shape[0] == 1 or features.shape[0] is None:
+            if mask is not None:
+                n = tf.cast(tf.reduce_sum(mask[0]), tf.int32)
+                features = features[:, :n]
+            cas, _ = self.video_cas(features)
+            t_x, t_w = self.localizer(features, training=training)
+            loss, kept, sel = self._video_loss(cas, t_x[0], t_w[0], labels[0])
+            return loss, kept, sel, cas
+        out = self.cas_model({"features": features, "mask": mask}, training=False)
+        cas = tf.stop_gradient(cas_ops.gated_cas(out["cas_logits"], out["p_fg"],
+                                                 self.cas_gate, self.cas_gate_threshold))
+        t_x, t_w = self.localizer(features, training=training, mask=mask)
+        losses, kepts = [], []
+        for b in range(features.shape[0]):
+            n = tf.cast(tf.reduce_sum(mask[b]), tf.int32)
+            loss, kept, sel = self._video_loss(cas[b, :n], t_x[b, :n], t_w[b, :n], labels[b])
+            losses.append(loss)
+            kepts.append(kept)
+        return tf.reduce_mean(tf.stack(losses)), tf.reduce_mean(tf.stack(kepts)), sel, cas
 
     def _track(self, loss, kept, sel):
         self.loss_tracker.update_state(loss)
@@ -96,17 +123,21 @@ class AutoLocModel(keras.Model):
 
     def train_step(self, data):
         x, y = data
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
         with tf.GradientTape() as tape:
-            loss, kept, sel, _ = self._loss(x["features"], y, training=True)
+            loss, kept, sel, _ = self._loss(x["features"], y, training=True,
+                                            mask=x.get("mask"))
+            # the optimizer sums gradients over replicas: scale to the global mean
+            scaled = loss / replicas
         variables = self.localizer.trainable_variables
-        grads = tape.gradient(loss, variables)
+        grads = tape.gradient(scaled, variables)
         grads = [tf.zeros_like(v) if g is None else g for g, v in zip(grads, variables)]
         self.optimizer.apply(grads, variables)
         return self._track(loss, kept, sel)
 
     def test_step(self, data):
         x, y = data
-        loss, kept, sel, _ = self._loss(x["features"], y, training=False)
+        loss, kept, sel, _ = self._loss(x["features"], y, training=False, mask=x.get("mask"))
         return self._track(loss, kept, sel)
 
     def detect(self, features, max_detections: int | None = None, top_k: int | None = None):
@@ -134,9 +165,10 @@ class AutoLocModel(keras.Model):
 
 
 def build_autoloc(cfg: ExperimentConfig, cas_model: CasModel, feature_dim: int,
-                  autoloc_cfg: AutoLocConfig | None = None) -> AutoLocModel:
+                  autoloc_cfg: AutoLocConfig | None = None,
+                  synchronized_bn: bool = False) -> AutoLocModel:
     model = AutoLocModel(cas_model, autoloc_cfg or cfg.autoloc, cfg.cas_gate,
-                         cfg.cas_gate_threshold)
+                         cfg.cas_gate_threshold, synchronized_bn=synchronized_bn)
     model({"features": tf.zeros((1, 4, feature_dim))})
     return model
 

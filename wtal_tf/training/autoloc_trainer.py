@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import shutil
 import time
@@ -33,18 +34,31 @@ def _one_video(element):
 
 def train_autoloc(cfg: ExperimentConfig, source: DataSource, cas_run_dir, run_dir, *,
                   seed: int | None = None, epochs: int | None = None, progress: bool = True,
-                  cas_model=None, resume: bool = False) -> AutoLocModel:
+                  cas_model=None, resume: bool = False, strategy=None,
+                  videos_per_step: int = 1) -> AutoLocModel:
     """Trains the localization branch on a frozen CAS model; writes a self-contained run.
 
     The CAS run is copied into ``run_dir/cas`` so that the AutoLoc run
     directory holds the whole detector (predict and export need nothing else).
     ``resume`` continues a killed run from ``run_dir/checkpoint``.
+
+    ``strategy``: a ``tf.distribute`` strategy (``wtal_tf.training.distribute``):
+    mirrored runs ``fit`` with one video per replica; multi-worker runs a custom
+    loop.  ``videos_per_step``: videos per step in one process (AutoLoc's is 1;
+    G reproduces a G-replica run).
     """
     run_dir = Path(run_dir)
     seed = cfg.autoloc.seed if seed is None else seed
     epochs = cfg.autoloc.epochs if epochs is None else epochs
     keras.utils.set_random_seed(seed)
-    if cas_model is None:
+    distributed = strategy is not None and strategy.num_replicas_in_sync > 1
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return _train_multiworker(cfg, source, cas_run_dir, run_dir, strategy, seed, epochs,
+                                  progress)
+    if distributed:
+        with strategy.scope():
+            cas_model, _, _ = load_cas_model(cas_run_dir)
+    elif cas_model is None:
         cas_model, _, _ = load_cas_model(cas_run_dir)
     state = resume_lib.load_state(run_dir / resume_lib.CHECKPOINT) if resume else None
     if state is None:
@@ -52,14 +66,20 @@ def train_autoloc(cfg: ExperimentConfig, source: DataSource, cas_run_dir, run_di
         rd.write_run(run_dir, cfg, source.to_dict(), seed=seed, epochs=epochs,
                      cas_run=str(cas_run_dir))
         _copy_cas_run(cas_run_dir, run_dir / CAS_SUBDIR)
-    model = build_autoloc(cfg, cas_model, source.feature_dim)
-    model.compile(optimizer=make_optimizer(cfg.autoloc))
-    model.optimizer.build(model.localizer.trainable_variables)
+    scope = strategy.scope() if distributed else contextlib.nullcontext()
+    with scope:
+        model = build_autoloc(cfg, cas_model, source.feature_dim, synchronized_bn=distributed)
+        model.compile(optimizer=make_optimizer(cfg.autoloc))
+        model.optimizer.build(model.localizer.trainable_variables)
     start_epoch = (resume_lib.apply_state(model, model.localizer.trainable_variables, state)
                    if state else 0)
+    per_step = strategy.num_replicas_in_sync if distributed else videos_per_step
 
     def batch_fn(ds):
-        return pipeline.one_video_per_step(ds, prefetch=False).map(_one_video)
+        if per_step == 1:
+            return pipeline.one_video_per_step(ds, prefetch=False).map(_one_video)
+        return pipeline.padded_batches(ds, per_step, drop_remainder=True,
+                                       prefetch=False).map(_padded_videos)
 
     train = source.epoch_batches("train", seed=seed, start_epoch=start_epoch, epochs=epochs,
                                  batch_fn=batch_fn)
@@ -74,13 +94,57 @@ def train_autoloc(cfg: ExperimentConfig, source: DataSource, cas_run_dir, run_di
                  checkpoint]
     start = time.perf_counter()
     model.fit(train, validation_data=holdout, epochs=epochs, initial_epoch=start_epoch,
-              steps_per_epoch=max(1, len(source.video_ids("train"))), callbacks=callbacks,
+              steps_per_epoch=max(1, len(source.video_ids("train")) // per_step),
+              callbacks=callbacks,
               shuffle=False, verbose=keras_verbosity(progress))
     elapsed = time.perf_counter() - start
     save_weights(model, run_dir / WEIGHTS)  # the whole detector, CAS model included
     io_utils.write_json(run_dir / "history.json", checkpoint.history, indent=1)
     rd.update_run(run_dir, train_seconds=elapsed, best_epoch=best.best_epoch + 1,
                   selected_by=monitor, resumed_from_epoch=start_epoch if state else None)
+    return model
+
+
+def _padded_videos(element):
+    return {"features": element["features"], "mask": element["mask"]}, element["labels"]
+
+
+def _train_multiworker(cfg, source, cas_run_dir, run_dir, strategy, seed, epochs, progress):
+    """AutoLoc on MultiWorkerMirroredStrategy: a custom loop, one video per replica."""
+    from wtal_tf.training import distribute
+
+    replicas = strategy.num_replicas_in_sync
+    with strategy.scope():
+        cas_model, _, _ = load_cas_model(cas_run_dir)
+        model = build_autoloc(cfg, cas_model, source.feature_dim, synchronized_bn=True)
+        optimizer = make_optimizer(cfg.autoloc)
+        variables = model.localizer.trainable_variables
+        optimizer.build(variables)
+    n = len(source.video_ids("train"))
+    steps = n // replicas
+
+    def dataset_fn(ctx):
+        def per_epoch(ds):
+            # global step s uses videos s*G .. s*G+G-1 of the epoch; replica i takes the i-th
+            ds = ds.take(steps * replicas).shard(ctx.num_input_pipelines,
+                                                 ctx.input_pipeline_id)
+            return pipeline.one_video_per_step(ds, prefetch=False).map(_one_video)
+        return source.epoch_batches("train", seed=seed, start_epoch=0, epochs=epochs,
+                                    batch_fn=per_epoch)
+
+    def loss_fn(x, y):
+        return model._loss(x["features"], y, training=True)[0]
+
+    start = time.perf_counter()
+    history = distribute.custom_loop(strategy, variables, optimizer, loss_fn, dataset_fn,
+                                     epochs=epochs, steps_per_epoch=steps, progress=progress)
+    rd.write_run(run_dir, cfg, source.to_dict(), seed=seed, epochs=epochs,
+                 cas_run=str(cas_run_dir), strategy="multiworker", replicas=replicas,
+                 chief=distribute.is_chief(strategy))
+    _copy_cas_run(cas_run_dir, run_dir / CAS_SUBDIR)
+    save_weights(model, run_dir / WEIGHTS)
+    io_utils.write_json(run_dir / "history.json", history, indent=1)
+    rd.update_run(run_dir, train_seconds=time.perf_counter() - start, selected_by="last epoch")
     return model
 
 
