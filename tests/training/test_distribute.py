@@ -91,3 +91,27 @@ def test_multiworker_and_mirrored_match_one_process(setup):
     init = _weights(setup / "init")
     moved = max(float(np.max(np.abs(reference[k] - init[k]))) for k in reference)
     assert moved > 1e-3
+
+
+@pytest.mark.slow
+def test_cas_model_trains_under_mirrored_and_multiworker(setup):
+    def cas(run_dir, *extra, env=None):
+        return subprocess.Popen(
+            [sys.executable, "-m", "wtal_tf", "train", "cas", "--config", "synthetic_thumos_cas",
+             "--data", str(setup / "data"), "--run-dir", str(run_dir), "--epochs", "2", *extra],
+            env=env or ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    _check(cas(setup / "cas_mirrored", "--strategy", "mirrored", "--replicas", "2"))
+    ports = [_free_port(), _free_port()]
+    procs = [cas(setup / f"cas_w{i}", "--strategy", "multiworker", env=dict(
+        ENV, TF_CONFIG=json.dumps({"cluster": {"worker": [f"localhost:{p}" for p in ports]},
+                                   "task": {"type": "worker", "index": i}})))
+             for i in range(2)]
+    for p in procs:
+        _check(p)
+    a, b = _weights(setup / "cas_w0"), _weights(setup / "cas_w1")
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])
+    hist = json.loads((setup / "cas_w0" / "history.json").read_text())
+    assert len(hist["loss"]) == 2 and all(np.isfinite(hist["loss"]))
+    assert (setup / "cas_mirrored" / "model.weights.h5").exists()

@@ -54,6 +54,7 @@ def register(sub):
     p.add_argument("--epochs", type=int, help="override the config's epochs")
     p.add_argument("--seed", type=int, help="override the config's seed")
     _add_resume_args(p)
+    _add_strategy_args(p)
     p.set_defaults(handler=cmd_train_cas)
 
     p = tsub.add_parser("autoloc", help="AutoLoc's localization branch on a trained CAS run")
@@ -143,10 +144,11 @@ def cmd_train_cas(args):
     from wtal_tf.configs import get_config
     from wtal_tf.training.cas_trainer import train_cas
 
-    _setup(args)
+    strategy = _setup(args)
     cfg = get_config(args.config)
     source = open_data(args)
-    train_cas(cfg, source, args.run_dir, seed=args.seed, epochs=args.epochs, resume=args.resume)
+    train_cas(cfg, source, args.run_dir, seed=args.seed, epochs=args.epochs, resume=args.resume,
+              strategy=strategy)
     print(f"trained {cfg.name} into {args.run_dir}")
     return 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import shutil
@@ -42,7 +43,7 @@ def keras_verbosity(progress: bool) -> int:
 
 def train_cas(cfg: ExperimentConfig, source: DataSource, run_dir, *, seed: int | None = None,
               progress: bool = True, pseudo=None, beta: float = 0.0,
-              epochs: int | None = None, resume: bool = False) -> CasModel:
+              epochs: int | None = None, resume: bool = False, strategy=None) -> CasModel:
     """Trains one CAS model; writes weights, config and history to ``run_dir``.
 
     Args:
@@ -55,6 +56,8 @@ def train_cas(cfg: ExperimentConfig, source: DataSource, run_dir, *, seed: int |
         beta: weight of the pseudo-label loss (eq. 4).
         epochs: overrides ``cfg.train.epochs``.
         resume: continue from ``run_dir/checkpoint`` (a killed run) if present.
+        strategy: a ``tf.distribute`` strategy: mirrored trains with ``fit``
+            (the batch split over replicas), multi-worker with a custom loop.
     """
     run_dir = Path(run_dir)
     seed = cfg.train.seed if seed is None else seed
@@ -68,19 +71,34 @@ def train_cas(cfg: ExperimentConfig, source: DataSource, run_dir, *, seed: int |
     if pseudo is not None:
         extras, specs = pseudo.as_extras()
 
-    def batch_fn(ds):
-        return pipeline.padded_batches(ds, cfg.train.batch_size, prefetch=False).map(_to_inputs)
+    # Under a mirrored strategy every replica must get an equal share of each
+    # batch: training drops the last partial batch, validation runs one video
+    # per replica (at most replicas - 1 holdout videos are left out).
+    replicas = strategy.num_replicas_in_sync if strategy is not None else 1
+    n_train = len(source.video_ids("train"))
+    batch = cfg.train.batch_size
+    if replicas > 1:
+        batch = max(replicas, min(batch, n_train) // replicas * replicas)
 
-    has_holdout = bool(source.video_ids("holdout"))
+    def batch_fn(ds, size=batch):
+        return pipeline.padded_batches(ds, size, drop_remainder=replicas > 1,
+                                       prefetch=False).map(_to_inputs)
+
+    has_holdout = len(source.video_ids("holdout")) >= replicas > 0
     holdout = None
     if has_holdout:
-        holdout = batch_fn(source.dataset("holdout", extras=extras, extra_specs=specs))
-    model = build_cas_model(cfg, len(source.classes), source.feature_dim, beta)
-    model.compile(optimizer=keras.optimizers.Adam(cfg.train.learning_rate))
-    model.optimizer.build(model.trainable_variables)
+        holdout = batch_fn(source.dataset("holdout", extras=extras, extra_specs=specs),
+                           batch if replicas == 1 else replicas)
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return _train_cas_multiworker(cfg, source, run_dir, strategy, seed, epochs, beta,
+                                      extras, specs, progress)
+    scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
+    with scope:
+        model = build_cas_model(cfg, len(source.classes), source.feature_dim, beta)
+        model.compile(optimizer=keras.optimizers.Adam(cfg.train.learning_rate))
+        model.optimizer.build(model.trainable_variables)
     start_epoch = resume_lib.apply_state(model, model.trainable_variables, state) if state else 0
-    n_train = len(source.video_ids("train"))
-    steps = max(1, math.ceil(n_train / cfg.train.batch_size))
+    steps = max(1, math.ceil(n_train / batch) if replicas == 1 else n_train // batch)
     train = source.epoch_batches("train", seed=seed, start_epoch=start_epoch, epochs=epochs,
                                  batch_fn=batch_fn, extras=extras, extra_specs=specs)
     monitor = "val_loss" if has_holdout else "loss"
@@ -107,6 +125,44 @@ def train_cas(cfg: ExperimentConfig, source: DataSource, run_dir, *, seed: int |
     io_utils.write_json(run_dir / "history.json", checkpoint.history, indent=1)
     rd.update_run(run_dir, train_seconds=elapsed, best_epoch=best.best_epoch + 1,
                   selected_by=monitor, resumed_from_epoch=start_epoch if state else None)
+    return model
+
+
+def _train_cas_multiworker(cfg, source, run_dir, strategy, seed, epochs, beta, extras, specs,
+                           progress):
+    """The CAS model on MultiWorkerMirroredStrategy: a custom loop; each replica takes
+    its share of every global batch of ``cfg.train.batch_size`` videos."""
+    from wtal_tf.training import distribute
+
+    replicas = strategy.num_replicas_in_sync
+    n = len(source.video_ids("train"))
+    per_replica = max(1, min(cfg.train.batch_size, n) // replicas)
+    with strategy.scope():
+        model = build_cas_model(cfg, len(source.classes), source.feature_dim, beta)
+        optimizer = keras.optimizers.Adam(cfg.train.learning_rate)
+        optimizer.build(model.trainable_variables)
+    steps = max(1, n // (per_replica * replicas))
+
+    def dataset_fn(ctx):
+        def per_epoch(ds):
+            ds = ds.take(steps * per_replica * replicas).shard(ctx.num_input_pipelines,
+                                                               ctx.input_pipeline_id)
+            return pipeline.padded_batches(ds, per_replica, drop_remainder=True,
+                                           prefetch=False).map(_to_inputs)
+        return source.epoch_batches("train", seed=seed, start_epoch=0, epochs=epochs,
+                                    batch_fn=per_epoch, extras=extras, extra_specs=specs)
+
+    def loss_fn(x, y):
+        return model.compute_loss(x, y, model(x, training=True))
+
+    start = time.perf_counter()
+    history = distribute.custom_loop(strategy, model.trainable_variables, optimizer, loss_fn,
+                                     dataset_fn, epochs=epochs, steps_per_epoch=steps,
+                                     progress=progress)
+    save_weights(model, run_dir / WEIGHTS)
+    io_utils.write_json(run_dir / "history.json", history, indent=1)
+    rd.update_run(run_dir, train_seconds=time.perf_counter() - start, strategy="multiworker",
+                  replicas=replicas, selected_by="last epoch")
     return model
 
 
