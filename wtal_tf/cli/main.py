@@ -56,10 +56,26 @@ def main(argv=None) -> int:
     except WtalError as e:
         print(f"wtal: error: {e}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except Exception as e:  # noqa: BLE001
+        # A WtalError raised inside a tf.data reader reaches us wrapped in a
+        # TensorFlow error: report its message, not the graph's traceback.
+        message = _wrapped_user_error(e)
+        if message is None:
+            raise
+        print(f"wtal: error: {message}", file=sys.stderr)
+        return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("wtal: interrupted", file=sys.stderr)
         return 130
     return int(result or 0)
+
+
+def _wrapped_user_error(e: BaseException):
+    text = str(e)
+    marker = "WtalError: "
+    if type(e).__module__.startswith("tensorflow") and marker in text:
+        return text.split(marker, 1)[1].splitlines()[0].strip()
+    return None
 
 
 if __name__ == "__main__":

@@ -119,6 +119,11 @@ def register(sub):
     _add_resume_args(p)
     p.set_defaults(handler=cmd_refine)
 
+    p = sub.add_parser("info", help="summarise a run directory: config, data, metrics, "
+                       "artifacts")
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.set_defaults(handler=cmd_info)
+
     p = sub.add_parser("predict", help="detections of a trained run (or an export) on the "
                        "test videos")
     p.add_argument("run_dir", metavar="RUN_DIR", nargs="?",
@@ -192,6 +197,42 @@ def cmd_ablate_autoloc(args):
     table = run_autoloc_ablation(cfg, open_data(args), args.out, seeds=range(args.seeds))
     print(table.text())
     print(f"wrote {args.out}/autoloc_ablation.md, .json, .png")
+    return 0
+
+
+def cmd_info(args):
+    import json
+    from pathlib import Path
+
+    from wtal_tf.training import run_dir as rd
+
+    cfg, data, info = rd.read_run(args.run_dir)
+    run = Path(args.run_dir)
+    print(f"run: {run}  method: {info['method']}  config: {cfg.name}  seed: {info.get('seed')}")
+    print(f"wtal-tf {info.get('wtal_tf_version')}  TensorFlow {info.get('tensorflow')}  "
+          f"format {info.get('format')}")
+    print(f"data: {data['description']}  fingerprint {data['fingerprint']}  "
+          f"D={data['feature_dim']}  K={len(data['classes'])}  splits {data.get('split_sizes')}")
+    if info.get("train_seconds") is not None:
+        print(f"training: {info['train_seconds']:.1f} s, {info.get('epochs')} epochs, best epoch "
+              f"{info.get('best_epoch')} by {info.get('selected_by')}"
+              + (f", resumed from epoch {info['resumed_from_epoch']}"
+                 if info.get("resumed_from_epoch") is not None else ""))
+    hist = run / "history.json"
+    if hist.exists():
+        h = json.loads(hist.read_text())
+        last = {k: round(v[-1], 4) for k, v in h.items() if v}
+        print(f"last epoch: {last}")
+    if (run / "refine.json").exists():
+        r = json.loads((run / "refine.json").read_text())
+        print(f"refinement: selected iteration {r['selected_iteration']} ({r['selection']}); "
+              "test average mAP per iteration (reporting only): " + ", ".join(
+                  f"{it['iteration']}: {100 * it['test_average_mAP']:.1f}"
+                  for it in r["iterations"] if it.get("test_average_mAP") is not None))
+    artifacts = sorted(str(p.relative_to(run)) for p in run.rglob("*")
+                       if p.is_file() and "tensorboard" not in p.parts
+                       and "checkpoint" not in p.parts)
+    print("artifacts: " + ", ".join(artifacts[:30]) + (" ..." if len(artifacts) > 30 else ""))
     return 0
 
 

@@ -387,8 +387,13 @@ class NpyDirFeatures(FeatureStore):
         return self.path(video_id).exists()
 
     def load(self, video_id, *, mmap=False):
-        arr = load_feature_file(self.path(video_id), video_id=video_id, mmap=mmap)
-        return np.asarray(arr, np.float32)
+        arr = np.asarray(load_feature_file(self.path(video_id), video_id=video_id, mmap=mmap),
+                         np.float32)
+        if not np.isfinite(arr).all():
+            raise WtalError(f"{int(np.count_nonzero(~np.isfinite(arr)))} NaN/inf values; "
+                            "expected finite features", path=self.path(video_id),
+                            video_id=video_id)
+        return arr
 
 
 class TwoStreamFeatures(FeatureStore):

@@ -89,6 +89,27 @@ class RootSource(DataSource):
             raise WtalError("no 'training', 'validation' or 'testing' videos", path=path)
         self.feature_dim = self.root.feature_dim()
         self.description = f"root:{Path(self.root.path).resolve()}"
+        self._check_features()
+
+    def _check_features(self):
+        """Fails early, naming file and video, on what would break training later:
+        missing, unreadable or truncated files, T = 0, a D unlike the others, labels
+        outside the class list.  (NaN/inf are caught when a video is read.)"""
+        from wtal_tf.data.readers import load_feature_file
+
+        for split in SPLITS:
+            for vid in self._splits[split]:
+                path = self.root.features.path(vid)
+                arr = load_feature_file(path, video_id=vid, mmap=True)
+                if arr.shape[1] != self.feature_dim:
+                    raise WtalError(f"features have D = {arr.shape[1]}, expected D = "
+                                    f"{self.feature_dim} like the other videos", path=path,
+                                    video_id=vid)
+                try:
+                    self.root.annotations.videos[vid].multi_hot(self.classes)
+                except WtalError as e:
+                    raise WtalError(e.reason, path=self.root.path / "annotations.json",
+                                    video_id=vid) from None
 
     def video_ids(self, split):
         return list(self._splits[split])
