@@ -118,3 +118,20 @@ def read_manual(manual_dir: Path, config: WtalConfig, *, csv_files=None,
         feat_root = manual_dir / "features"
     store = readers.open_features(feat_root)
     return ann, store
+
+
+def _example_from_store(store, classes, annotation):
+    return annotation.video_id, make_example(annotation, store.load(annotation.video_id),
+                                             classes)
+
+
+def generate(items, store, classes, *, use_beam: bool = False):
+    """Examples of a split: a generator, or a Beam ``PTransform`` (one video per element,
+    read by the workers) for feature dumps that do not fit one machine."""
+    import functools
+
+    make = functools.partial(_example_from_store, store, tuple(classes))
+    if use_beam:
+        beam = tfds.core.lazy_imports.apache_beam
+        return beam.Create(list(items)) | beam.Map(make)
+    return (make(a) for a in items)

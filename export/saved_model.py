@@ -200,8 +200,20 @@ MODELS_CONFIG = """model_config_list {{
 
 def export_run(run_dir, base, *, name: str = "wtal", version: int | None = None,
                seconds_per_snippet: float | None = None, max_detections: int | None = None,
-               warmup: bool = True) -> Path:
-    """Exports a run directory to ``BASE/NAME/VERSION`` (atomically); returns that path."""
+               warmup: bool | str = "auto") -> Path:
+    """Exports a run directory to ``BASE/NAME/VERSION`` (atomically); returns that path.
+
+    ``warmup``: write ``assets.extra/tf_serving_warmup_requests`` (needs
+    tensorflow-serving-api); ``"auto"`` writes it when that package is installed.
+    """
+    if warmup == "auto":
+        try:
+            import tensorflow_serving.apis  # noqa: F401
+            warmup = True
+        except ImportError:
+            print("note: tensorflow-serving-api is not installed, so no warmup requests are "
+                  "written (pip install --no-deps tensorflow-serving-api)")
+            warmup = False
     cfg, data, _ = rd.read_run(run_dir)
     stride = seconds_per_snippet or data.get("seconds_per_snippet")
     if not stride:

@@ -60,6 +60,9 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         return {name: self._generate_examples(items, store, ann.classes)
                 for name, items in parts.items()}
 
+    def __init__(self, *, use_beam: bool = False, **kwargs):
+        self._use_beam = use_beam  # large feature dumps: build with Apache Beam
+        super().__init__(**kwargs)
+
     def _generate_examples(self, items, store, classes):
-        for a in items:
-            yield a.video_id, common.make_example(a, store.load(a.video_id), classes)
+        return common.generate(items, store, classes, use_beam=self._use_beam)

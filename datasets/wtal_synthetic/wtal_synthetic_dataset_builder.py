@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import tensorflow_datasets as tfds
 
@@ -23,8 +24,28 @@ def _config(name, spec, description):
                            feature_dim=spec.feature_dim, num_classes=profile.num_classes)
 
 
+def _example(spec: synthetic.SyntheticSpec, item):
+    """One ``(key, example)``; a module-level function so Beam can pickle it."""
+    subset, i = item
+    profile = spec.resolved_profile()
+    protos = synthetic.class_prototypes(profile, spec.seed)
+    v = synthetic.generate_video(profile, protos, spec.seed, subset, i)
+    return v.annotation.video_id, common.make_example(v.annotation, v.features,
+                                                      synthetic.class_names(profile))
+
+
 class Builder(tfds.core.GeneratorBasedBuilder):
-    """Synthetic video features with the difficulties of THUMOS'14 / ActivityNet."""
+    """Synthetic video features with the difficulties of THUMOS'14 / ActivityNet.
+
+    ``use_beam=True`` (``tfds.builder(..., use_beam=True)`` or
+    ``builder_kwargs``) generates the splits with an Apache Beam pipeline (the
+    ``beam`` extra): pass ``DownloadConfig(beam_runner=...)`` or
+    ``beam_options`` to ``download_and_prepare``.
+    """
+
+    def __init__(self, *, use_beam: bool = False, **kwargs):
+        self._use_beam = use_beam
+        super().__init__(**kwargs)
 
     VERSION = tfds.core.Version("1.0.0")
     RELEASE_NOTES = {"1.0.0": f"Generator version {synthetic.SYNTHETIC_VERSION}."}
@@ -61,11 +82,8 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         }
 
     def _generate_examples(self, items):
-        spec = self.builder_config.spec
-        profile = spec.resolved_profile()
-        protos = synthetic.class_prototypes(profile, spec.seed)
-        classes = synthetic.class_names(profile)
-        for subset, i in items:
-            v = synthetic.generate_video(profile, protos, spec.seed, subset, i)
-            yield v.annotation.video_id, common.make_example(v.annotation, v.features,
-                                                             classes)
+        make = functools.partial(_example, self.builder_config.spec)
+        if self._use_beam:
+            beam = tfds.core.lazy_imports.apache_beam
+            return beam.Create(list(items)) | beam.Map(make)
+        return (make(item) for item in items)

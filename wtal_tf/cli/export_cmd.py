@@ -22,6 +22,7 @@ def cmd_export(args):
 
     path = export_run(args.run_dir, args.out, name=args.name, version=args.version,
                       seconds_per_snippet=args.seconds_per_snippet,
-                      max_detections=args.max_detections, warmup=not args.no_warmup)
+                      max_detections=args.max_detections,
+                      warmup=False if args.no_warmup else "auto")
     print(f"exported {args.run_dir} to {path}")
     return 0
