@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-BENCHMARKS = ("evaluation", "data", "cas", "autoloc", "export")
+BENCHMARKS = ("evaluation", "data", "cas", "autoloc", "export", "memory")
 REPO = Path(__file__).resolve().parents[1]
 
 

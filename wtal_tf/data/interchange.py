@@ -139,3 +139,18 @@ def write_root(path, annotations: AnnotationSet,
                 arr = np.asarray(load_features(vid), np.float32)
                 np.save(tmp / FEATURES_DIR / f"{vid}.npy", arr)
     return path
+
+
+def write_root_streaming(path, classes, videos, *, version: str = "1.0") -> Path:
+    """Writes an interchange root from an iterator of ``(annotation, features)``,
+    holding one video in memory at a time (atomically, like :func:`write_root`)."""
+    path = Path(path)
+    annotations = {}
+    with io_utils.atomic_directory(path) as tmp:
+        (tmp / FEATURES_DIR).mkdir()
+        for ann, feats in videos:
+            annotations[ann.video_id] = ann
+            np.save(tmp / FEATURES_DIR / f"{ann.video_id}.npy", np.asarray(feats, np.float32))
+        io_utils.write_json(tmp / ANNOTATIONS_FILE,
+                            annotations_to_json(AnnotationSet(classes, annotations), version))
+    return path

@@ -23,6 +23,11 @@ import tensorflow as tf
 from wtal_tf.data.interchange import DatasetRoot
 
 AUTOTUNE = tf.data.AUTOTUNE
+#: Videos read in parallel and batches prefetched while training: fixed, so
+#: memory stays flat however many videos an epoch has (AUTOTUNE would let the
+#: buffers grow with the run).
+READ_PARALLELISM = 4
+PREFETCH_BATCHES = 2
 
 
 def from_root(root: DatasetRoot, video_ids: Sequence[str], *, shuffle: bool = False,
@@ -46,16 +51,23 @@ def from_root(root: DatasetRoot, video_ids: Sequence[str], *, shuffle: bool = Fa
 
 
 def epoch_batches(root: DatasetRoot, video_ids: Sequence[str], *, seed: int, start_epoch: int,
-                  epochs: int, batch_fn, extras=None, extra_specs=None) -> tf.data.Dataset:
+                  epochs: int, batch_fn, extras=None, extra_specs=None,
+                  length_window: int = 0) -> tf.data.Dataset:
     """Epochs ``start_epoch .. epochs - 1`` of shuffled batches, each epoch's order a
     pure function of ``(seed, epoch)``: a resumed training sees exactly the batches
     the uninterrupted one would have.
 
     Args:
         batch_fn: turns one epoch's element dataset into its batches.
+        length_window: if > 1, the shuffled order is cut into windows of this
+            many videos and each window sorted by length (read from the ``.npy``
+            headers), so padded batches waste little; the windows stay in random
+            order.
     """
     ids = list(video_ids)
     n = len(ids)
+    lengths = tf.constant([int(np.load(root.features.path(v), mmap_mode="r").shape[0])
+                           for v in ids] if length_window > 1 else [0] * n, tf.int64)
     read = _reader(root, ids, extras, extra_specs)
     labels = tf.constant(np.stack([root.annotations.videos[v].multi_hot(root.classes)
                                    for v in ids]) if ids else np.zeros((0, len(root.classes)),
@@ -65,11 +77,19 @@ def epoch_batches(root: DatasetRoot, video_ids: Sequence[str], *, seed: int, sta
     def one_epoch(epoch):
         order = tf.argsort(tf.random.stateless_uniform(
             [n], seed=tf.stack([tf.cast(seed, tf.int64), epoch])))
+        if length_window > 1:
+            # sort each window of the shuffled order by length (stable, so ties keep
+            # their random order); windows keep their random positions
+            window = tf.range(n) // length_window
+            key = tf.cast(window, tf.int64) * (tf.reduce_max(lengths) + 1) + tf.gather(
+                lengths, order)
+            order = tf.gather(order, tf.argsort(key, stable=True))
         ds = tf.data.Dataset.from_tensor_slices(order).map(
             lambda i: {"video_id": id_tensor[i], "labels": labels[i]})
-        return batch_fn(ds.map(read, num_parallel_calls=AUTOTUNE, deterministic=True))
+        return batch_fn(ds.map(read, num_parallel_calls=READ_PARALLELISM, deterministic=True))
 
-    return tf.data.Dataset.range(start_epoch, epochs).flat_map(one_epoch).prefetch(AUTOTUNE)
+    return tf.data.Dataset.range(start_epoch, epochs).flat_map(one_epoch).prefetch(
+        PREFETCH_BATCHES)
 
 
 def _id_table(root, ids):

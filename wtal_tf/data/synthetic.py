@@ -293,15 +293,16 @@ def iter_videos(spec: SyntheticSpec) -> Iterator[SyntheticVideo]:
 
 
 def build(root, spec: SyntheticSpec = DEFAULT_SPEC, *, progress: bool = True):
-    """Writes the synthetic dataset as an interchange root (atomically)."""
+    """Writes the synthetic dataset as an interchange root (atomically), one video
+    at a time: memory does not grow with the number of videos."""
     from wtal_tf.data import interchange
 
     profile = spec.resolved_profile()
-    features = {}
-    videos = {}
-    for v in iter_videos(spec):
-        videos[v.annotation.video_id] = v.annotation
-        features[v.annotation.video_id] = v.features
-    ann = AnnotationSet(class_names(profile), videos)
-    return interchange.write_root(root, ann, features.__getitem__,
-                                  version=spec.version(), progress=progress)
+    videos = iter_videos(spec)
+    if progress:
+        from tqdm.auto import tqdm
+        videos = tqdm(videos, total=spec.num_train + spec.num_test, desc="generating",
+                      unit="video")
+    return interchange.write_root_streaming(
+        root, class_names(profile), ((v.annotation, v.features) for v in videos),
+        version=spec.version())
