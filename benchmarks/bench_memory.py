@@ -22,13 +22,15 @@ synthetic.build(sys.argv[2], synthetic.SyntheticSpec(num_train=int(sys.argv[1]),
                                                      feature_dim=256), progress=False)
 """
 _TRAIN = r"""
-import json, resource, sys
+import json, sys
 from wtal_tf.configs import get_config
 from wtal_tf.data.source import RootSource
 from wtal_tf.training.cas_trainer import train_cas
 train_cas(get_config("synthetic_thumos_cas"), RootSource(sys.argv[1]), sys.argv[2], epochs=1,
           progress=False)
-print(json.dumps({"rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+# VmHWM, not getrusage: Linux carries ru_maxrss over exec from the parent
+hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM")][0].split()[1]
+print(json.dumps({"rss_mb": int(hwm) / 1024}))
 """
 
 
