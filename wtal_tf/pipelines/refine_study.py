@@ -124,3 +124,25 @@ def grid_markdown(grid, generators, betas, grid_iterations) -> str:
             cells.append(f"{v.mean():.1f} ± {sd:.1f}")
         lines.append(f"| {g} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def pseudo_label_quality(source: DataSource, pseudo) -> dict:
+    """Agreement of pseudo labels with the training videos' true snippet labels.
+
+    Analysis only (it reads temporal annotations, which weak supervision does not
+    have): it explains refinement results and selects nothing.
+    """
+    tp = fp = fn = tn = 0
+    for vid, lab in pseudo.labels.items():
+        a = source.annotation(vid)
+        t = len(lab)
+        truth = segments_to_mask(a.segments, t, seconds_per_snippet(a, t))
+        lab = lab.astype(bool)
+        tp += int(np.sum(lab & truth))
+        fp += int(np.sum(lab & ~truth))
+        fn += int(np.sum(~lab & truth))
+        tn += int(np.sum(~lab & ~truth))
+    total = max(tp + fp + fn + tn, 1)
+    return {"pseudo_foreground_ratio": (tp + fp) / total, "true_foreground_ratio": (tp + fn) / total,
+            "precision": tp / max(tp + fp, 1), "recall": tp / max(tp + fn, 1),
+            "accuracy": (tp + tn) / total}
