@@ -135,3 +135,40 @@ def generate(items, store, classes, *, use_beam: bool = False):
         beam = tfds.core.lazy_imports.apache_beam
         return beam.Create(list(items)) | beam.Map(make)
     return (make(a) for a in items)
+
+
+class ManualBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
+    """What ``thumos14`` and ``activitynet12`` share: manual data, the same
+    features, splits and (optionally) an Apache Beam build.
+
+    Subclasses set ``MANUAL_DOWNLOAD_INSTRUCTIONS``, ``BUILDER_CONFIGS``,
+    ``HOMEPAGE``, ``CSV_FILES`` ({file: subset}), and optionally ``CLASSLIST``
+    and ``SUBSET_MAP``.
+    """
+
+    VERSION = tfds.core.Version("1.0.0")
+    RELEASE_NOTES = {"1.0.0": "Initial release."}
+    HOMEPAGE = ""
+    CSV_FILES: dict = {}
+    CLASSLIST: str | None = None
+    SUBSET_MAP: dict | None = None
+
+    def __init__(self, *, use_beam: bool = False, **kwargs):
+        self._use_beam = use_beam  # large feature dumps: build with Apache Beam
+        super().__init__(**kwargs)
+
+    def _info(self) -> tfds.core.DatasetInfo:
+        return self.dataset_info_from_configs(
+            features=features_dict(self.builder_config), homepage=self.HOMEPAGE,
+            metadata=tfds.core.MetadataDict())
+
+    def _split_generators(self, dl_manager):
+        ann, store = read_manual(dl_manager.manual_dir, self.builder_config,
+                                 csv_files=self.CSV_FILES, classlist=self.CLASSLIST,
+                                 subset_map=self.SUBSET_MAP)
+        self.info.metadata["classes"] = list(ann.classes)
+        return {name: self._generate_examples(items, store, ann.classes)
+                for name, items in split_annotations(ann).items()}
+
+    def _generate_examples(self, items, store, classes):
+        return generate(items, store, classes, use_beam=self._use_beam)

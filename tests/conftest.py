@@ -29,3 +29,14 @@ def write_features_for(root: Path, annotations, dim=8, seed=0, stride=0.5):
     for vid, v in annotations.videos.items():
         t = max(1, int(round((v.duration or 10.0) / stride)))
         np.save(feat / f"{vid}.npy", rng.standard_normal((t, dim)).astype(np.float32))
+
+
+def make_root(path, *, num_train, num_test, dim, min_snippets, max_snippets, seed=0):
+    """A small synthetic interchange root (the generator's THUMOS profile)."""
+    from wtal_tf.data import synthetic
+
+    synthetic.build(path, synthetic.SyntheticSpec(num_train=num_train, num_test=num_test,
+                                                  feature_dim=dim, min_snippets=min_snippets,
+                                                  max_snippets=max_snippets, seed=seed),
+                    progress=False)
+    return path

@@ -28,37 +28,15 @@ CSV_FILES = {"activitynet_v1-2_train_groundtruth.csv": "training",
              "activitynet_v1-2_valid_groundtruth.csv": "validation"}
 
 
-class Builder(tfds.core.GeneratorBasedBuilder):
+class Builder(common.ManualBuilder):
     """ActivityNet v1.2 snippet features with video labels and segments."""
 
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "Initial release."}
     MANUAL_DOWNLOAD_INSTRUCTIONS = _INSTRUCTIONS
+    HOMEPAGE = "http://activity-net.org/"
+    CSV_FILES = CSV_FILES
     BUILDER_CONFIGS = [
         common.WtalConfig(name="i3d", description="I3D two-stream (RefineLoc §4.2), "
                           "D=2048", feature_dim=2048, num_classes=100),
         common.WtalConfig(name="tsn", description="UntrimmedNet TSN two-stream "
                           "(AutoLoc §4.1), D=2048", feature_dim=2048, num_classes=100),
     ]
-
-    def _info(self) -> tfds.core.DatasetInfo:
-        return self.dataset_info_from_configs(
-            features=common.features_dict(self.builder_config),
-            homepage="http://activity-net.org/",
-            metadata=tfds.core.MetadataDict(),
-        )
-
-    def _split_generators(self, dl_manager):
-        ann, store = common.read_manual(dl_manager.manual_dir, self.builder_config,
-                                        csv_files=CSV_FILES)
-        self.info.metadata["classes"] = list(ann.classes)
-        parts = common.split_annotations(ann)
-        return {name: self._generate_examples(items, store, ann.classes)
-                for name, items in parts.items()}
-
-    def __init__(self, *, use_beam: bool = False, **kwargs):
-        self._use_beam = use_beam  # large feature dumps: build with Apache Beam
-        super().__init__(**kwargs)
-
-    def _generate_examples(self, items, store, classes):
-        return common.generate(items, store, classes, use_beam=self._use_beam)

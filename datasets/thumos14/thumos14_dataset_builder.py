@@ -31,38 +31,17 @@ CSV_FILES = {"thumos14_valid_groundtruth.csv": "validation",
              "thumos14_test_groundtruth.csv": "testing"}
 
 
-class Builder(tfds.core.GeneratorBasedBuilder):
+class Builder(common.ManualBuilder):
     """THUMOS'14 snippet features with video labels and ground-truth segments."""
 
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "Initial release."}
     MANUAL_DOWNLOAD_INSTRUCTIONS = _INSTRUCTIONS
+    HOMEPAGE = "https://www.crcv.ucf.edu/THUMOS14/"
+    CSV_FILES = CSV_FILES
+    CLASSLIST = "classlist.txt"
+    SUBSET_MAP = readers.THUMOS14_SUBSET_MAP
     BUILDER_CONFIGS = [
         common.WtalConfig(name="i3d", description="I3D two-stream (RefineLoc §4.2), "
                           "D=2048", feature_dim=2048, num_classes=20),
         common.WtalConfig(name="tsn", description="UntrimmedNet TSN two-stream "
                           "(AutoLoc §4.1), D=2048", feature_dim=2048, num_classes=20),
     ]
-
-    def _info(self) -> tfds.core.DatasetInfo:
-        return self.dataset_info_from_configs(
-            features=common.features_dict(self.builder_config),
-            homepage="https://www.crcv.ucf.edu/THUMOS14/",
-            metadata=tfds.core.MetadataDict(),
-        )
-
-    def _split_generators(self, dl_manager):
-        ann, store = common.read_manual(dl_manager.manual_dir, self.builder_config,
-                                        csv_files=CSV_FILES, classlist="classlist.txt",
-                                        subset_map=readers.THUMOS14_SUBSET_MAP)
-        self.info.metadata["classes"] = list(ann.classes)
-        parts = common.split_annotations(ann)
-        return {name: self._generate_examples(items, store, ann.classes)
-                for name, items in parts.items()}
-
-    def __init__(self, *, use_beam: bool = False, **kwargs):
-        self._use_beam = use_beam  # large feature dumps: build with Apache Beam
-        super().__init__(**kwargs)
-
-    def _generate_examples(self, items, store, classes):
-        return common.generate(items, store, classes, use_beam=self._use_beam)

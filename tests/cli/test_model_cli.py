@@ -5,15 +5,13 @@ import json
 import pytest
 
 from wtal_tf.cli.main import main
-from wtal_tf.data import synthetic
+from tests.conftest import make_root
 
 
 @pytest.fixture(scope="module")
 def tiny_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("tiny") / "data"
-    synthetic.build(root, synthetic.SyntheticSpec(num_train=16, num_test=4, feature_dim=16,
-                                                  min_snippets=10, max_snippets=60),
-                    progress=False)
+    make_root(root, num_train=16, num_test=4, dim=16, min_snippets=10, max_snippets=60)
     return root
 
 
@@ -38,9 +36,7 @@ def test_train_predict_evaluate(tiny_root, tmp_path, capsys):
 
 def test_predict_refuses_wrong_feature_size(tiny_root, tmp_path, capsys):
     other = tmp_path / "other"
-    synthetic.build(other, synthetic.SyntheticSpec(num_train=4, num_test=2, feature_dim=8,
-                                                   min_snippets=5, max_snippets=10),
-                    progress=False)
+    make_root(other, num_train=4, num_test=2, dim=8, min_snippets=5, max_snippets=10)
     run = tmp_path / "run"
     assert main(["train", "cas", "--config", "synthetic_thumos_cas", "--data", str(other),
                  "--run-dir", str(run), "--epochs", "1"]) == 0

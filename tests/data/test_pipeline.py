@@ -3,14 +3,13 @@ import pytest
 import tensorflow as tf
 
 from wtal_tf.data import interchange, pipeline, synthetic
+from tests.conftest import make_root
 
 
 @pytest.fixture(scope="module")
 def root(tmp_path_factory):
     path = tmp_path_factory.mktemp("pipe") / "root"
-    synthetic.build(path, synthetic.SyntheticSpec(num_train=7, num_test=2, feature_dim=8,
-                                                  min_snippets=5, max_snippets=30),
-                    progress=False)
+    make_root(path, num_train=7, num_test=2, dim=8, min_snippets=5, max_snippets=30)
     return interchange.open_root(path)
 
 

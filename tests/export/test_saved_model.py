@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from wtal_tf.data import synthetic
+from tests.conftest import make_root
 
 LENGTHS = (1, 3, 17, 64, 200)   # T = 1, below the largest anchor (32), longer
 
@@ -25,9 +25,7 @@ def trained(tmp_path_factory):
     from wtal_tf.training.cas_trainer import train_cas
 
     tmp = tmp_path_factory.mktemp("export")
-    synthetic.build(tmp / "data", synthetic.SyntheticSpec(num_train=12, num_test=3,
-                                                          feature_dim=16, min_snippets=20,
-                                                          max_snippets=80), progress=False)
+    make_root(tmp / "data", num_train=12, num_test=3, dim=16, min_snippets=20, max_snippets=80)
     source = RootSource(tmp / "data")
     cfg = get_config("synthetic_thumos_cas")
     train_cas(cfg, source, tmp / "cas", epochs=8, progress=False)

@@ -13,6 +13,7 @@ from wtal_tf.layers.mlp import SnippetMLP
 from wtal_tf.models.cas_model import CasModel
 from wtal_tf.ops import cas as cas_ops
 from wtal_tf.ops import segments as seg_ops
+from tests.conftest import make_root
 
 
 def test_snippet_mlp_layer():
@@ -174,13 +175,10 @@ def test_segment_prediction_two_snippet_gap_splits_and_top_k():
 @pytest.mark.slow
 def test_tiny_synthetic_run_learns(tmp_path):
     from wtal_tf.configs import get_config
-    from wtal_tf.data import synthetic
     from wtal_tf.data.source import RootSource
     from wtal_tf.training.cas_trainer import train_cas
 
-    synthetic.build(tmp_path / "data", synthetic.SyntheticSpec(
-        num_train=60, num_test=10, feature_dim=32, min_snippets=40, max_snippets=120),
-        progress=False)
+    make_root(tmp_path / "data", num_train=60, num_test=10, dim=32, min_snippets=40, max_snippets=120)
     cfg = get_config("synthetic_thumos_cas")
     # a tiny set: a larger step than the paper's 1e-3 gets there in few updates
     cfg = cfg.replace(train=dataclasses.replace(cfg.train, learning_rate=1e-2, batch_size=8))

@@ -10,6 +10,7 @@ from wtal_tf.data.detections import Detections
 from wtal_tf.errors import WtalError
 from wtal_tf.models import pseudo_labels as pl
 from wtal_tf.models.inference import VideoOutputs
+from tests.conftest import make_root
 
 
 def _outputs():
@@ -98,13 +99,10 @@ def test_refine_loop_and_rerun_from_stored_labels(tmp_path):
     import tensorflow as tf
 
     from wtal_tf.configs import get_config
-    from wtal_tf.data import synthetic
     from wtal_tf.data.source import RootSource
     from wtal_tf.models.refineloc import load_iteration, read_refine, refine, train_iteration
 
-    synthetic.build(tmp_path / "d", synthetic.SyntheticSpec(
-        num_train=20, num_test=4, feature_dim=16, min_snippets=20, max_snippets=60),
-        progress=False)
+    make_root(tmp_path / "d", num_train=20, num_test=4, dim=16, min_snippets=20, max_snippets=60)
     source = RootSource(tmp_path / "d")
     cfg = get_config("synthetic_thumos_refineloc")
     cfg = cfg.replace(train=dataclasses.replace(cfg.train, epochs=3))

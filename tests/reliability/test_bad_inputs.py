@@ -8,15 +8,13 @@ import numpy as np
 import pytest
 
 from wtal_tf.cli.main import main
-from wtal_tf.data import synthetic
+from tests.conftest import make_root
 
 
 @pytest.fixture(scope="module")
 def root(tmp_path_factory):
     path = tmp_path_factory.mktemp("bad") / "root"
-    synthetic.build(path, synthetic.SyntheticSpec(num_train=6, num_test=2, feature_dim=8,
-                                                  min_snippets=10, max_snippets=20),
-                    progress=False)
+    make_root(path, num_train=6, num_test=2, dim=8, min_snippets=10, max_snippets=20)
     return path
 
 
@@ -95,9 +93,7 @@ def test_nan_features(copy, capsys):
 def test_wrong_feature_size_for_a_trained_model(copy, tmp_path, capsys):
     assert main([str(a) for a in _train(copy)]) == 0
     other = tmp_path / "d16"
-    synthetic.build(other, synthetic.SyntheticSpec(num_train=3, num_test=2, feature_dim=16,
-                                                   min_snippets=5, max_snippets=8),
-                    progress=False)
+    make_root(other, num_train=3, num_test=2, dim=16, min_snippets=5, max_snippets=8)
     capsys.readouterr()
     code, err = run_cli(capsys, "predict", copy.parent / "run", "--data", other, "--out",
                         tmp_path / "d.json")
@@ -173,9 +169,7 @@ def test_prediction_file_of_the_wrong_kind(copy, tmp_path, capsys):
 
 def test_any_length_is_valid_input(tmp_path):
     """Not an error: T = 1 (and any T >= 1) trains and predicts."""
-    synthetic.build(tmp_path / "r", synthetic.SyntheticSpec(num_train=5, num_test=2,
-                                                            feature_dim=8, min_snippets=1,
-                                                            max_snippets=2), progress=False)
+    make_root(tmp_path / "r", num_train=5, num_test=2, dim=8, min_snippets=1, max_snippets=2)
     assert main(["train", "cas", "--config", "synthetic_thumos_cas", "--data",
                  str(tmp_path / "r"), "--run-dir", str(tmp_path / "run"), "--epochs", "1"]) == 0
     assert main(["predict", str(tmp_path / "run"), "--data", str(tmp_path / "r"), "--out",

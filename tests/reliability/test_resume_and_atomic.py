@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from wtal_tf.data import synthetic
+from tests.conftest import make_root
 
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
 
@@ -24,9 +24,7 @@ def _wtal(*args):
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     root = tmp_path_factory.mktemp("resume") / "data"
-    synthetic.build(root, synthetic.SyntheticSpec(num_train=24, num_test=2, feature_dim=16,
-                                                  min_snippets=20, max_snippets=60),
-                    progress=False)
+    make_root(root, num_train=24, num_test=2, dim=16, min_snippets=20, max_snippets=60)
     return root
 
 

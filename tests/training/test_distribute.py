@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from wtal_tf.data import synthetic
+from tests.conftest import make_root
 
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
 
@@ -35,9 +35,7 @@ def _weights(run_dir):
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("dist")
-    synthetic.build(tmp / "data", synthetic.SyntheticSpec(num_train=14, num_test=2,
-                                                          feature_dim=16, min_snippets=20,
-                                                          max_snippets=50), progress=False)
+    make_root(tmp / "data", num_train=14, num_test=2, dim=16, min_snippets=20, max_snippets=50)
     subprocess.run([sys.executable, "-m", "wtal_tf", "train", "cas", "--config",
                     "synthetic_thumos_cas", "--data", str(tmp / "data"), "--run-dir",
                     str(tmp / "cas"), "--epochs", "5"], check=True, env=ENV, timeout=600,

@@ -31,10 +31,22 @@ def batched_nms_1d(starts: tf.Tensor, ends: tf.Tensor, scores: tf.Tensor, *,
         c = tf.shape(scores)[0]
         return tf.zeros([c, max_output], tf.int32), tf.zeros([c], tf.int32)
 
+    def one_row(args):
+        # One class at a time: the un-batched kernel (NonMaxSuppressionV4) costs
+        # O(N log N + N * max_output), linear in N for a bounded output; the
+        # batched "padded" algorithm is quadratic in N.
+        # (pad_to_max_output_size=True would switch to the tiled, quadratic
+        # algorithm: pad by hand instead.)
+        row_boxes, row_scores = args
+        idx = tf.image.non_max_suppression(row_boxes, row_scores, max_output_size=max_output,
+                                           iou_threshold=iou_threshold,
+                                           score_threshold=score_threshold)
+        valid = tf.shape(idx)[0]
+        return tf.pad(tf.cast(idx, tf.int32), [[0, max_output - valid]]), valid
+
     def run():
-        idx, valid = tf.image.non_max_suppression_padded(
-            boxes, scores, max_output_size=max_output, iou_threshold=iou_threshold,
-            score_threshold=score_threshold, pad_to_max_output_size=True)
-        return tf.cast(idx, tf.int32), tf.cast(valid, tf.int32)
+        return tf.map_fn(one_row, (boxes, scores),
+                         fn_output_signature=(tf.TensorSpec([None], tf.int32),
+                                              tf.TensorSpec([], tf.int32)))
 
     return tf.cond(n > 0, run, empty)
