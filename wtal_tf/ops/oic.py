@@ -68,9 +68,13 @@ def decode_boundaries(t_x: tf.Tensor, t_w: tf.Tensor, anchors, *, inflation: flo
 
 
 def _gather_tk(table, idx, classes):
-    """``table[idx[..., c], classes[c]]`` for idx ``[..., C]`` -> ``[..., C]``."""
-    c = tf.broadcast_to(tf.cast(classes, tf.int32), tf.shape(idx))
-    return tf.gather_nd(table, tf.stack([idx, c], axis=-1))
+    """``table[idx[..., c], classes[c]]`` for idx ``[..., C]`` -> ``[..., C]``.
+
+    One flat ``tf.gather`` (row * K + class): cheaper than ``gather_nd`` on
+    stacked index pairs for the ~T * M * C lookups of every OIC evaluation.
+    """
+    k = tf.shape(table)[1]
+    return tf.gather(tf.reshape(table, [-1]), idx * k + tf.cast(classes, tf.int32))
 
 
 def _oic_parts(cas, x1, x2, outer1, outer2, classes):

@@ -99,10 +99,10 @@ def train_cas(cfg: ExperimentConfig, source: DataSource, run_dir, *, seed: int |
         model.optimizer.build(model.trainable_variables)
     start_epoch = resume_lib.apply_state(model, model.trainable_variables, state) if state else 0
     steps = max(1, math.ceil(n_train / batch) if replicas == 1 else n_train // batch)
-    # windows of 4 batches sorted by length: little padding, still a random order
+    # windows of 8 batches sorted by length: little padding, still a random order
     train = source.epoch_batches("train", seed=seed, start_epoch=start_epoch, epochs=epochs,
                                  batch_fn=batch_fn, extras=extras, extra_specs=specs,
-                                 length_window=4 * batch)
+                                 length_window=8 * batch)
     monitor = "val_loss" if has_holdout else "loss"
     best = cb.BestWeights(monitor)
     plateau = keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=cfg.train.lr_decay,
