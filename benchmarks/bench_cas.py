@@ -75,7 +75,7 @@ def run(quick: bool = False) -> list[Row]:
             return pipeline.epoch_batches(
                 source.root, ids, seed=0, start_epoch=start, epochs=stop,
                 batch_fn=lambda d: pipeline.padded_batches(d, batch, prefetch=False).map(
-                    _to_inputs), length_window=8 * batch)
+                    _to_inputs), length_window=32 * batch, batch_size=batch)
 
         real = sum(source.num_snippets(v) for v in ids)
         steps = -(-len(ids) // batch)

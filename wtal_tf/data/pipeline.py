@@ -52,7 +52,7 @@ def from_root(root: DatasetRoot, video_ids: Sequence[str], *, shuffle: bool = Fa
 
 def epoch_batches(root: DatasetRoot, video_ids: Sequence[str], *, seed: int, start_epoch: int,
                   epochs: int, batch_fn, extras=None, extra_specs=None,
-                  length_window: int = 0) -> tf.data.Dataset:
+                  length_window: int = 0, batch_size: int = 0) -> tf.data.Dataset:
     """Epochs ``start_epoch .. epochs - 1`` of shuffled batches, each epoch's order a
     pure function of ``(seed, epoch)``: a resumed training sees exactly the batches
     the uninterrupted one would have.
@@ -84,6 +84,13 @@ def epoch_batches(root: DatasetRoot, video_ids: Sequence[str], *, seed: int, sta
             key = tf.cast(window, tf.int64) * (tf.reduce_max(lengths) + 1) + tf.gather(
                 lengths, order)
             order = tf.gather(order, tf.argsort(key, stable=True))
+            if batch_size > 1 and n >= 2 * batch_size:
+                full = n // batch_size
+                perm = tf.argsort(tf.random.stateless_uniform(
+                    [full], seed=tf.stack([tf.cast(seed, tf.int64) + 1, epoch])))
+                chunks = tf.reshape(order[: full * batch_size], [full, batch_size])
+                order = tf.concat([tf.reshape(tf.gather(chunks, perm), [-1]),
+                                   order[full * batch_size:]], axis=0)
         ds = tf.data.Dataset.from_tensor_slices(order).map(
             lambda i: {"video_id": id_tensor[i], "labels": labels[i]})
         return batch_fn(ds.map(read, num_parallel_calls=READ_PARALLELISM, deterministic=True))

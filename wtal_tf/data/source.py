@@ -36,7 +36,8 @@ class DataSource:
         raise NotImplementedError
 
     def epoch_batches(self, split: str, *, seed: int, start_epoch: int, epochs: int,
-                      batch_fn, extras=None, extra_specs=None, length_window: int = 0):
+                      batch_fn, extras=None, extra_specs=None, length_window: int = 0,
+                      batch_size: int = 0):
         """Batches for epochs ``start_epoch..epochs-1``, each epoch's order fixed by
         ``(seed, epoch)`` (what makes a resumed training match an uninterrupted one)."""
         import tensorflow as tf
@@ -130,13 +131,13 @@ class RootSource(DataSource):
                                   seed=seed, extras=extras, extra_specs=extra_specs)
 
     def epoch_batches(self, split, *, seed, start_epoch, epochs, batch_fn, extras=None,
-                      extra_specs=None, length_window=0):
+                      extra_specs=None, length_window=0, batch_size=0):
         from wtal_tf.data import pipeline
 
         return pipeline.epoch_batches(self.root, self.video_ids(split), seed=seed,
                                       start_epoch=start_epoch, epochs=epochs, batch_fn=batch_fn,
                                       extras=extras, extra_specs=extra_specs,
-                                      length_window=length_window)
+                                      length_window=length_window, batch_size=batch_size)
 
     def fingerprint(self):
         return self.root.fingerprint()

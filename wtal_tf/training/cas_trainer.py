@@ -99,10 +99,11 @@ def train_cas(cfg: ExperimentConfig, source: DataSource, run_dir, *, seed: int |
         model.optimizer.build(model.trainable_variables)
     start_epoch = resume_lib.apply_state(model, model.trainable_variables, state) if state else 0
     steps = max(1, math.ceil(n_train / batch) if replicas == 1 else n_train // batch)
-    # windows of 8 batches sorted by length: little padding, still a random order
+    # length-sorted windows of 32 batches, batches then in random order: little
+    # padding (a few %), still a random order of batches every epoch
     train = source.epoch_batches("train", seed=seed, start_epoch=start_epoch, epochs=epochs,
                                  batch_fn=batch_fn, extras=extras, extra_specs=specs,
-                                 length_window=8 * batch)
+                                 length_window=32 * batch, batch_size=batch)
     monitor = "val_loss" if has_holdout else "loss"
     best = cb.BestWeights(monitor)
     plateau = keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=cfg.train.lr_decay,
