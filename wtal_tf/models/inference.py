@@ -30,9 +30,15 @@ def cas_outputs(model, source: DataSource, split: str, batch_size: int = 16
                 ) -> dict[str, VideoOutputs]:
     """Runs the model over a split in padded batches; returns outputs per video."""
     ds = pipeline.padded_batches(source.dataset(split), batch_size)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, source.feature_dim], tf.float32),
+                                  tf.TensorSpec([None, None], tf.float32)])
+    def forward(features, mask):  # traced once for every batch shape
+        return model({"features": features, "mask": mask}, training=False)
+
     out: dict[str, VideoOutputs] = {}
     for batch in ds:
-        pred = _forward(model, batch["features"], batch["mask"])
+        pred = forward(batch["features"], batch["mask"])
         scores = tf.nn.softmax(pred["cas_logits"], axis=-1).numpy()
         p_fg = pred["p_fg"].numpy()
         y_hat = pred["video_scores"].numpy()
@@ -42,11 +48,6 @@ def cas_outputs(model, source: DataSource, split: str, batch_size: int = 16
             out[vid] = VideoOutputs(vid, scores[b, :t], p_fg[b, :t], y_hat[b],
                                     batch["labels"][b].numpy())
     return out
-
-
-@tf.function(reduce_retracing=True)
-def _forward(model, features, mask):
-    return model({"features": features, "mask": mask}, training=False)
 
 
 _SEGMENT_FNS: dict[tuple, object] = {}
