@@ -9,7 +9,6 @@ from benchmarks.common import Row
 
 
 def run(quick: bool = False) -> list[Row]:
-    import tensorflow as tf  # noqa: F401
     import tensorflow_datasets as tfds
 
     from wtal_datasets.wtal_synthetic import wtal_synthetic_dataset_builder as wsb

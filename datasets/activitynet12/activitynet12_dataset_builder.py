@@ -6,8 +6,6 @@ Splits follow AutoLoc §5.1 and RefineLoc §4.1: ``training`` trains (``train``
 
 from __future__ import annotations
 
-import tensorflow_datasets as tfds
-
 from wtal_datasets import common
 
 _INSTRUCTIONS = """\

@@ -6,8 +6,6 @@ videos train (``train`` + ``holdout``), the test videos test.
 
 from __future__ import annotations
 
-import tensorflow_datasets as tfds
-
 from wtal_datasets import common
 from wtal_tf.data import readers
 

@@ -170,23 +170,8 @@ def padded_batches(ds: tf.data.Dataset, batch_size: int, *,
     return ds.prefetch(AUTOTUNE) if prefetch else ds
 
 
-def bucketed_batches(ds: tf.data.Dataset, batch_size: int, *,
-                     boundaries: Sequence[int] = (128, 256, 512, 1024, 2048),
-                     prefetch: bool = True) -> tf.data.Dataset:
-    """Padded batches of similar lengths (less padding, same masks)."""
-    ds = ds.map(_with_mask, num_parallel_calls=AUTOTUNE)
-    ds = ds.bucket_by_sequence_length(
-        lambda e: e["num_snippets"], bucket_boundaries=list(boundaries),
-        bucket_batch_sizes=[batch_size] * (len(boundaries) + 1), pad_to_bucket_boundary=False)
-    return ds.prefetch(AUTOTUNE) if prefetch else ds
-
-
 def one_video_per_step(ds: tf.data.Dataset, *, prefetch: bool = True) -> tf.data.Dataset:
     """Batches of one whole video ``[1, T, D]`` (AutoLoc, §5.2)."""
     ds = ds.map(_with_mask, num_parallel_calls=AUTOTUNE).batch(1)
     return ds.prefetch(AUTOTUNE) if prefetch else ds
 
-
-def to_model_inputs(element):
-    """Splits an element into Keras ``(x, y)``: x = features + mask, y = labels."""
-    return {"features": element["features"], "mask": element["mask"]}, element["labels"]

@@ -31,7 +31,7 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 
 from wtal_tf.data.video import (
-    SUBSETS, AnnotationSet, Segment, VideoAnnotation, classes_from_labels,
+    AnnotationSet, Segment, VideoAnnotation, classes_from_labels,
     parse_time)
 from wtal_tf.errors import WtalError
 

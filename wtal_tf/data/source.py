@@ -6,7 +6,6 @@ Splits are ``train`` (training videos minus the holdout), ``holdout`` and
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Callable, Mapping
 

@@ -11,8 +11,6 @@ for every dataset root and TFDS builder.
 from __future__ import annotations
 
 import hashlib
-from typing import Iterable
-
 from wtal_tf.data.video import TEST_SUBSETS, TRAIN_SUBSETS, AnnotationSet
 
 #: 20% of the training videos (issue #3); RefineLoc picks its best epoch on a
@@ -39,8 +37,3 @@ def split_ids(annotations: AnnotationSet, fraction: float = HOLDOUT_FRACTION
             "holdout": sorted(v for v in train if is_holdout(v, fraction)),
             "test": sorted(test)}
 
-
-def partition(video_ids: Iterable[str], fraction: float = HOLDOUT_FRACTION):
-    ids = list(video_ids)
-    return ([v for v in ids if not is_holdout(v, fraction)],
-            [v for v in ids if is_holdout(v, fraction)])

@@ -30,7 +30,7 @@ from typing import Iterator
 
 import numpy as np
 
-from wtal_tf.data.video import AnnotationSet, Segment, VideoAnnotation
+from wtal_tf.data.video import Segment, VideoAnnotation
 
 #: Bump when the generator or the default changes: every README table is then
 #: regenerated.

@@ -17,8 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from wtal_tf.data.interchange import ANNOTATIONS_FILE, FEATURES_DIR
-from wtal_tf.data.readers import SUBSET_ALIASES, load_json
-from wtal_tf.errors import WtalError
+from wtal_tf.data.readers import SUBSET_ALIASES
 
 
 @dataclasses.dataclass
@@ -197,10 +196,3 @@ def _number(x):
         return None
     return v if math.isfinite(v) else None
 
-
-def raise_for_errors(root) -> Report:
-    report = validate_root(root)
-    if report.errors:
-        raise WtalError(f"{len(report.errors)} errors, first: {report.errors[0]}",
-                        path=root)
-    return report

@@ -85,11 +85,3 @@ def predict_segments(class_scores: tf.Tensor, p_fg: tf.Tensor, video_scores: tf.
     return (tf.reshape(tf.concat(segs, 0), [-1, 2]), tf.concat(scores, 0),
             tf.cast(tf.concat(classes, 0), tf.int32))
 
-
-def segments_mask(segments: tf.Tensor, t_len) -> tf.Tensor:
-    """``[T]`` float mask, 1 where a snippet lies in any inclusive segment."""
-    t = tf.range(t_len, dtype=tf.float32)[None, :]
-    seg = tf.cast(tf.reshape(segments, [-1, 2]), tf.float32)
-    # fractional boundaries (AutoLoc's) round to the nearest snippet
-    inside = (t >= tf.round(seg[:, :1])) & (t <= tf.round(seg[:, 1:]))
-    return tf.cast(tf.reduce_any(inside, axis=0), tf.float32)

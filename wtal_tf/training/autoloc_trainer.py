@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import shutil
 import time
 from pathlib import Path
@@ -193,7 +192,3 @@ def autoloc_detections(model: AutoLocModel, source: DataSource, split: str, *,
         parts.append(Detections(np.full(n, vid), start.astype(float), end.astype(float),
                                 scores.astype(float), np.asarray(source.classes)[classes]))
     return Detections.concatenate(parts)
-
-
-def with_autoloc(cfg: ExperimentConfig, **changes) -> ExperimentConfig:
-    return cfg.replace(autoloc=dataclasses.replace(cfg.autoloc, **changes))

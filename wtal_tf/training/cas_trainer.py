@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import shutil
 import sys
@@ -194,10 +193,6 @@ def load_cas_model(run_dir) -> tuple[CasModel, ExperimentConfig, dict]:
                         path=run_dir)
     model.load_weights(str(path))
     return model, cfg, data
-
-
-def read_history(run_dir) -> dict:
-    return json.loads((Path(run_dir) / "history.json").read_text())
 
 
 __all__ = ["train_cas", "load_cas_model", "build_cas_model", "save_weights"]

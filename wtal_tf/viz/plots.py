@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -101,17 +101,3 @@ def plot_timeline(path, *, video_id: str, duration: float,
     fig.suptitle(video_id)
     return _save(fig, path)
 
-
-def plot_map_curves(path, curves: Mapping[str, tuple[Sequence[float], Sequence[float]]],
-                    title: str = "mAP vs tIoU") -> Path:
-    """mAP (%) against tIoU threshold, one line per method."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for name, (tious, maps) in curves.items():
-        ax.plot(tious, 100 * np.asarray(maps), marker="o", label=name)
-    ax.set_xlabel("tIoU threshold")
-    ax.set_ylabel("mAP (%)")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    return _save(fig, path)
