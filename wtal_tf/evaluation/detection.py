@@ -58,6 +58,18 @@ def segment_iou(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
     return iou
 
 
+def _cumulative(tp, fp, npos):
+    """``(tp, tp_cumsum, fp_cumsum)`` as float rows, or the AP of the trivial
+    cases (NaN without positives, 0 without predictions) as ``early``."""
+    tp = np.atleast_2d(tp).astype(float)
+    fp = np.atleast_2d(fp).astype(float)
+    if npos == 0:
+        return None, np.full(tp.shape[0], np.nan)
+    if tp.shape[1] == 0:
+        return None, np.zeros(tp.shape[0])
+    return (tp, np.cumsum(tp, axis=1), np.cumsum(fp, axis=1)), None
+
+
 def interpolated_average_precision(tp: np.ndarray, fp: np.ndarray, npos: int) -> np.ndarray:
     """VOC2011 all-point interpolated AP for rows of TP/FP flags in score order.
 
@@ -68,13 +80,10 @@ def interpolated_average_precision(tp: np.ndarray, fp: np.ndarray, npos: int) ->
     Returns:
         ``[n_thresholds]`` AP.
     """
-    tp = np.atleast_2d(tp).astype(float)
-    fp = np.atleast_2d(fp).astype(float)
-    if npos == 0:
-        return np.full(tp.shape[0], np.nan)
-    if tp.shape[1] == 0:
-        return np.zeros(tp.shape[0])
-    tp_c, fp_c = np.cumsum(tp, axis=1), np.cumsum(fp, axis=1)
+    sums, early = _cumulative(tp, fp, npos)
+    if early is not None:
+        return early
+    tp, tp_c, fp_c = sums
     rec = tp_c / npos
     prec = tp_c / (tp_c + fp_c)
     n = tp.shape[0]
@@ -88,13 +97,10 @@ def interpolated_average_precision(tp: np.ndarray, fp: np.ndarray, npos: int) ->
 
 def thumos_average_precision(tp: np.ndarray, fp: np.ndarray, npos: int) -> np.ndarray:
     """THUMOS'14 AP: sum of precision at each true positive / #positives."""
-    tp = np.atleast_2d(tp).astype(float)
-    fp = np.atleast_2d(fp).astype(float)
-    if npos == 0:
-        return np.full(tp.shape[0], np.nan)
-    if tp.shape[1] == 0:
-        return np.zeros(tp.shape[0])
-    tp_c, fp_c = np.cumsum(tp, axis=1), np.cumsum(fp, axis=1)
+    sums, early = _cumulative(tp, fp, npos)
+    if early is not None:
+        return early
+    tp, tp_c, fp_c = sums
     prec = tp_c / np.maximum(tp_c + fp_c, 1e-12)
     return np.sum(prec * tp, axis=1) / npos
 

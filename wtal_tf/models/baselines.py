@@ -28,16 +28,20 @@ def _video_cas(model: AutoLocModel, feature_dim: int):
     return fn
 
 
+def _videos_with_cas(model: AutoLocModel, source: DataSource, split: str):
+    """Yields ``(video_id, gated CAS [T, K], T)`` for every video of a split."""
+    cas_fn = _video_cas(model, source.feature_dim)
+    for e in source.dataset(split):
+        cas = cas_fn(e["features"])
+        yield e["video_id"].numpy().decode(), cas, int(cas.shape[0])
+
+
 def cas_thresholding(model: AutoLocModel, source: DataSource, split: str,
                      threshold: float) -> Detections:
     """UntrimmedNet-style localization: threshold each class's (gated) CAS,
     contiguous runs are segments, score = mean activation (AutoLoc §1, §5.3)."""
-    cas_fn = _video_cas(model, source.feature_dim)
     parts = []
-    for e in source.dataset(split):
-        vid = e["video_id"].numpy().decode()
-        cas = cas_fn(e["features"])
-        t_len = int(cas.shape[0])
+    for vid, cas, t_len in _videos_with_cas(model, source, split):
         for k in range(cas.shape[1]):
             starts, ends = seg_ops.mask_to_runs(cas[:, k] >= threshold, max_gap=0)
             if not len(starts):
@@ -52,12 +56,8 @@ def oic_selection(model: AutoLocModel, source: DataSource, split: str,
                   cfg: AutoLocConfig, max_length: int | None = None) -> Detections:
     """AutoLoc §5.4 Q1: enumerate every snippet-level segment, keep those with
     OIC <= threshold, NMS per class, score = 1 - OIC.  No learned regressor."""
-    cas_fn = _video_cas(model, source.feature_dim)
     parts = []
-    for e in source.dataset(split):
-        vid = e["video_id"].numpy().decode()
-        cas = cas_fn(e["features"])
-        t_len = int(cas.shape[0])
+    for vid, cas, t_len in _videos_with_cas(model, source, split):
         longest = t_len if max_length is None else min(t_len, max_length)
         a, b = np.triu_indices(t_len)
         keep = (b - a) < longest
