@@ -308,7 +308,7 @@ def cmd_predict(args):
                                                out=args.out)
     else:
         dets = predict_lib.predict_run(args.run_dir, source, args.split, out=args.out,
-                                       save_cas=args.save_cas)
+                                       save_cas=args.save_cas, progress=True)
     n_videos = len(set(dets.video_ids.tolist()))
     print(f"wrote {args.out}: {len(dets)} detections in {n_videos} videos")
     return 0

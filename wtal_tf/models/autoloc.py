@@ -183,8 +183,8 @@ def make_optimizer(cfg: AutoLocConfig) -> keras.optimizers.Optimizer:
 __all__ = ["AutoLocModel", "build_autoloc", "make_optimizer"]
 
 
-def predict_autoloc_run(run_dir, source, split):
+def predict_autoloc_run(run_dir, source, split, progress: bool = False):
     from wtal_tf.training.autoloc_trainer import autoloc_detections, load_autoloc
 
     model, _, _ = load_autoloc(run_dir)
-    return autoloc_detections(model, source, split)
+    return autoloc_detections(model, source, split, progress=progress)

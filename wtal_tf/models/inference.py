@@ -26,10 +26,14 @@ class VideoOutputs:
     labels: np.ndarray         # [K] ground-truth multi-hot
 
 
-def cas_outputs(model, source: DataSource, split: str, batch_size: int = 16
-                ) -> dict[str, VideoOutputs]:
+def cas_outputs(model, source: DataSource, split: str, batch_size: int = 16,
+                progress: bool = False) -> dict[str, VideoOutputs]:
     """Runs the model over a split in padded batches; returns outputs per video."""
     ds = pipeline.padded_batches(source.dataset(split), batch_size)
+    if progress:
+        from tqdm.auto import tqdm
+        ds = tqdm(ds, total=-(-len(source.video_ids(split)) // batch_size),
+                  desc=f"CAS model on {split}", unit="batch")
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, source.feature_dim], tf.float32),
                                   tf.TensorSpec([None, None], tf.float32)])

@@ -11,13 +11,14 @@ from wtal_tf.training import run_dir as rd
 
 
 def predict_run(run_dir, source: DataSource, split: str = "test", *, out=None,
-                save_cas=None) -> Detections:
+                save_cas=None, progress: bool = False) -> Detections:
     from wtal_tf.cli.model_cmd import check_compatible
 
     cfg, data, _ = rd.read_run(run_dir)
     check_compatible(data, source, run_dir)
     if split == "trainval":
-        parts = [predict_run(run_dir, source, s) for s in ("train", "holdout")]
+        parts = [predict_run(run_dir, source, s, progress=progress)
+                 for s in ("train", "holdout")]
         dets = Detections.concatenate(parts)
         if out is not None:
             write_detections(out, dets, extra={"run_dir": str(run_dir), "split": split})
@@ -27,7 +28,7 @@ def predict_run(run_dir, source: DataSource, split: str = "test", *, out=None,
         from wtal_tf.training.cas_trainer import load_cas_model
 
         model, cfg, _ = load_cas_model(run_dir)
-        outputs = cas_outputs(model, source, split)
+        outputs = cas_outputs(model, source, split, progress=progress)
         dets = outputs_to_detections(outputs, source, cfg.test_segments)
         if save_cas:
             arrays = {"classes": np.asarray(source.classes)}
@@ -39,7 +40,7 @@ def predict_run(run_dir, source: DataSource, split: str = "test", *, out=None,
     elif cfg.method == "autoloc":
         from wtal_tf.models.autoloc import predict_autoloc_run
 
-        dets = predict_autoloc_run(run_dir, source, split)
+        dets = predict_autoloc_run(run_dir, source, split, progress=progress)
     else:
         raise ValueError(f"unknown method {cfg.method!r}")
     if out is not None:

@@ -177,10 +177,15 @@ def detect_fn(model: AutoLocModel, feature_dim: int, *, max_detections=None, top
 
 
 def autoloc_detections(model: AutoLocModel, source: DataSource, split: str, *,
-                       max_detections=None, top_k=None) -> Detections:
+                       max_detections=None, top_k=None, progress: bool = False) -> Detections:
     fn = detect_fn(model, source.feature_dim, max_detections=max_detections, top_k=top_k)
     parts = []
-    for e in source.dataset(split):
+    videos = source.dataset(split)
+    if progress:
+        from tqdm.auto import tqdm
+        videos = tqdm(videos, total=len(source.video_ids(split)), desc=f"AutoLoc on {split}",
+                      unit="video")
+    for e in videos:
         vid = e["video_id"].numpy().decode()
         segs, scores, classes, num = fn(e["features"])
         n = int(num)
