@@ -147,27 +147,42 @@ def oic_loss(cas: tf.Tensor, x1, x2, outer1, outer2, classes) -> tf.Tensor:
     return oic_loss_with_stats(cas, x1, x2, outer1, outer2, classes)[0]
 
 
+def _parts(cas, x1, x2, outer1, outer2, classes):
+    """``_oic_parts`` with no gradient into the CAS or through the lookups."""
+    cas = tf.stop_gradient(tf.convert_to_tensor(cas))
+    classes = tf.convert_to_tensor(classes, tf.int32)
+    return _oic_parts(cas, *(tf.stop_gradient(b) for b in (x1, x2, outer1, outer2)), classes)
+
+
+def _with_gradient(value, boundaries, grads_fn):
+    """``value`` ``[T, M, C]`` whose gradient w.r.t. the four ``[T, M]`` boundaries
+    is given by ``grads_fn() -> 4 x [T, M, C]`` (summed over the classes a
+    boundary serves); evaluated only when a gradient is asked for."""
+
+    @tf.custom_gradient
+    def attach(x1, x2, outer1, outer2):
+        def grad(upstream):
+            return tuple(tf.reduce_sum(upstream * g, axis=-1) for g in grads_fn())
+
+        return tf.identity(value), grad
+
+    return attach(*boundaries)
+
+
 def oic_loss_with_stats(cas, x1, x2, outer1, outer2, classes):
     """``(OIC [T, M, C], A_i, A_o)``: the loss with its custom gradient, and
     the inner and outer mean activations it was computed from."""
-    cas = tf.stop_gradient(tf.convert_to_tensor(cas))
-    classes = tf.convert_to_tensor(classes, tf.int32)
-    q = _oic_parts(cas, *(tf.stop_gradient(b) for b in (x1, x2, outer1, outer2)), classes)
+    q = _parts(cas, x1, x2, outer1, outer2, classes)
 
-    @tf.custom_gradient
-    def _oic(x1, x2, outer1, outer2):
-        def grad(upstream):
-            # eqs. 2-5 (per class; a boundary serving several classes sums them)
-            a_i, a_o, n_in, n_out = q["a_i_c"], q["a_o_c"], q["n_in_c"], q["n_out_c"]
-            g_x1 = (q["f_x1"] - a_o) / n_out - (a_i - q["f_x1"]) / n_in
-            g_x2 = (a_o - q["f_x2"]) / n_out - (q["f_x2"] - a_i) / n_in
-            g_o1 = (a_o - q["f_X1"]) / n_out
-            g_o2 = (q["f_X2"] - a_o) / n_out
-            return tuple(tf.reduce_sum(upstream * g, axis=-1) for g in (g_x1, g_x2, g_o1, g_o2))
+    def grads():  # eqs. 2-5
+        a_i, a_o, n_in, n_out = q["a_i_c"], q["a_o_c"], q["n_in_c"], q["n_out_c"]
+        return ((q["f_x1"] - a_o) / n_out - (a_i - q["f_x1"]) / n_in,
+                (a_o - q["f_x2"]) / n_out - (q["f_x2"] - a_i) / n_in,
+                (a_o - q["f_X1"]) / n_out,
+                (q["f_X2"] - a_o) / n_out)
 
-        return tf.identity(q["a_o"] - q["a_i"]), grad
-
-    return _oic(x1, x2, outer1, outer2), q["a_i"], q["a_o"]
+    loss = _with_gradient(q["a_o"] - q["a_i"], (x1, x2, outer1, outer2), grads)
+    return loss, q["a_i"], q["a_o"]
 
 
 def inner_only_loss(cas: tf.Tensor, x1, x2, outer1, outer2, classes) -> tf.Tensor:
@@ -177,20 +192,11 @@ def inner_only_loss(cas: tf.Tensor, x1, x2, outer1, outer2, classes) -> tf.Tenso
     ``-(f(x2) - A_i) / |I|`` (the A_i terms of eqs. 2-3); the outer boundaries
     get none.
     """
-    cas = tf.stop_gradient(tf.convert_to_tensor(cas))
-    classes = tf.convert_to_tensor(classes, tf.int32)
-    q = _oic_parts(cas, *(tf.stop_gradient(b) for b in (x1, x2, outer1, outer2)), classes)
+    q = _parts(cas, x1, x2, outer1, outer2, classes)
 
-    @tf.custom_gradient
-    def _inner(x1, x2, outer1, outer2):
-        def grad(upstream):
-            a_i, n_in = q["a_i_c"], q["n_in_c"]
-            g_x1 = -(a_i - q["f_x1"]) / n_in
-            g_x2 = -(q["f_x2"] - a_i) / n_in
-            zero = tf.zeros_like(outer1)
-            return (tf.reduce_sum(upstream * g_x1, -1), tf.reduce_sum(upstream * g_x2, -1),
-                    zero, zero)
+    def grads():
+        a_i, n_in = q["a_i_c"], q["n_in_c"]
+        zero = tf.zeros_like(a_i)
+        return (-(a_i - q["f_x1"]) / n_in, -(q["f_x2"] - a_i) / n_in, zero, zero)
 
-        return tf.identity(-q["a_i"]), grad
-
-    return _inner(x1, x2, outer1, outer2)
+    return _with_gradient(-q["a_i"], (x1, x2, outer1, outer2), grads)
