@@ -231,6 +231,8 @@ def evaluate_detections(ground_truth: AnnotationSet, detections: Detections, *,
     for k, c in enumerate(classes):
         dm = detections.labels == c
         gm = gt_lab == c
+        if not dm.any():  # no predictions for a ground-truth class: AP 0
+            continue
         ap[:, k] = fn(detections.video_ids[dm], detections.starts[dm], detections.ends[dm],
                       detections.scores[dm], gt_vid[gm], gt_s[gm], gt_e[gm], tious,
                       ambiguous)
@@ -313,10 +315,6 @@ def match_activitynet(p_vid, p_s, p_e, p_score, g_vid, g_s, g_e, tious) -> np.nd
 
 def _activitynet_class(p_vid, p_s, p_e, p_score, g_vid, g_s, g_e, tious, _ambiguous):
     npos = len(g_vid)
-    if npos == 0:
-        return np.full(len(tious), np.nan)
-    if len(p_vid) == 0:
-        return np.zeros(len(tious))
     tp = match_activitynet(p_vid, p_s, p_e, p_score, g_vid, g_s, g_e, tious)
     order = np.argsort(-np.asarray(p_score), kind="stable")
     tp = tp[:, order]
@@ -325,10 +323,6 @@ def _activitynet_class(p_vid, p_s, p_e, p_score, g_vid, g_s, g_e, tious, _ambigu
 
 def _thumos_class(p_vid, p_s, p_e, p_score, g_vid, g_s, g_e, tious, ambiguous):
     npos = len(g_vid)
-    if npos == 0:
-        return np.full(len(tious), np.nan)
-    if len(p_vid) == 0:
-        return np.zeros(len(tious))
     out = np.zeros(len(tious))
     amb_drop = np.zeros(len(p_vid), bool)
     if ambiguous:
