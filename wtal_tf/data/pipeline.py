@@ -52,7 +52,8 @@ def from_root(root: DatasetRoot, video_ids: Sequence[str], *, shuffle: bool = Fa
 
 def epoch_batches(root: DatasetRoot, video_ids: Sequence[str], *, seed: int, start_epoch: int,
                   epochs: int, batch_fn, extras=None, extra_specs=None,
-                  length_window: int = 0, batch_size: int = 0) -> tf.data.Dataset:
+                  length_window: int = 0, batch_size: int = 0,
+                  lengths: Mapping[str, int] | None = None) -> tf.data.Dataset:
     """Epochs ``start_epoch .. epochs - 1`` of shuffled batches, each epoch's order a
     pure function of ``(seed, epoch)``: a resumed training sees exactly the batches
     the uninterrupted one would have.
@@ -66,8 +67,10 @@ def epoch_batches(root: DatasetRoot, video_ids: Sequence[str], *, seed: int, sta
     """
     ids = list(video_ids)
     n = len(ids)
-    lengths = tf.constant([int(np.load(root.features.path(v), mmap_mode="r").shape[0])
-                           for v in ids] if length_window > 1 else [0] * n, tf.int64)
+    if length_window > 1:
+        lengths = [lengths[v] if lengths is not None else
+                   int(np.load(root.features.path(v), mmap_mode="r").shape[0]) for v in ids]
+    lengths = tf.constant(lengths if length_window > 1 else [0] * n, tf.int64)
     read = _reader(root, ids, extras, extra_specs)
     labels = tf.constant(np.stack([root.annotations.videos[v].multi_hot(root.classes)
                                    for v in ids]) if ids else np.zeros((0, len(root.classes)),

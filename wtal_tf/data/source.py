@@ -97,10 +97,12 @@ class RootSource(DataSource):
         outside the class list.  (NaN/inf are caught when a video is read.)"""
         from wtal_tf.data.readers import load_feature_file
 
+        self._lengths = {}
         for split in SPLITS:
             for vid in self._splits[split]:
                 path = self.root.features.path(vid)
                 arr = load_feature_file(path, video_id=vid, mmap=True)
+                self._lengths[vid] = int(arr.shape[0])
                 if arr.shape[1] != self.feature_dim:
                     raise WtalError(f"features have D = {arr.shape[1]}, expected D = "
                                     f"{self.feature_dim} like the other videos", path=path,
@@ -121,7 +123,8 @@ class RootSource(DataSource):
         return self.root.features.load(video_id)
 
     def num_snippets(self, video_id) -> int:
-        return int(np.load(self.root.features.path(video_id), mmap_mode="r").shape[0])
+        # read once from the headers when the source was opened
+        return self._lengths[video_id]
 
     def dataset(self, split, *, shuffle=False, seed=0, extras=None, extra_specs=None):
         from wtal_tf.data import pipeline
@@ -136,7 +139,8 @@ class RootSource(DataSource):
         return pipeline.epoch_batches(self.root, self.video_ids(split), seed=seed,
                                       start_epoch=start_epoch, epochs=epochs, batch_fn=batch_fn,
                                       extras=extras, extra_specs=extra_specs,
-                                      length_window=length_window, batch_size=batch_size)
+                                      length_window=length_window, batch_size=batch_size,
+                                      lengths=self._lengths)
 
     def fingerprint(self):
         return self.root.fingerprint()
