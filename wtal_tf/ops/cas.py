@@ -33,9 +33,16 @@ def temporal_attention(attention_logits: tf.Tensor, mask: tf.Tensor) -> tf.Tenso
     return tf.nn.softmax(score, axis=1) * tf.cast(mask > 0, score.dtype)
 
 
+def _pool_time(weights: tf.Tensor, values: tf.Tensor) -> tf.Tensor:
+    """``Σ_t w[b, t] v[b, t, k]``.  A multiply and a sum, not ``einsum``: on CPU
+    einsum becomes a oneDNN batched matmul whose primitive TF caches per shape
+    (~0.3 MB for every new T, kept for the process: BENCHMARKS.md, memory)."""
+    return tf.reduce_sum(weights[..., None] * values, axis=1)
+
+
 def video_scores(cas_logits: tf.Tensor, attention_time: tf.Tensor) -> tf.Tensor:
     """ŷ ``[B, K]`` = Σ_t Ā^time_t · softmax(C_t) (§3.1, video label prediction)."""
-    return tf.einsum("bt,btk->bk", attention_time, tf.nn.softmax(cas_logits, axis=-1))
+    return _pool_time(attention_time, tf.nn.softmax(cas_logits, axis=-1))
 
 
 def video_label_loss(labels: tf.Tensor, cas_logits: tf.Tensor, attention_time: tf.Tensor,
@@ -59,7 +66,7 @@ def video_label_loss(labels: tf.Tensor, cas_logits: tf.Tensor, attention_time: t
     if form == "official":
         first = tf.argmax(labels, axis=-1)  # the first label in class order
         log_p = tf.nn.log_softmax(cas_logits, axis=-1)                       # [B, T, K]
-        pooled = tf.einsum("bt,btk->bk", attention_time, log_p)
+        pooled = _pool_time(attention_time, log_p)
         return -tf.gather(pooled, first, axis=1, batch_dims=1)
     raise ValueError(f"unknown video loss form {form!r}; expected 'paper' or 'official'")
 

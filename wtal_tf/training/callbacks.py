@@ -31,12 +31,19 @@ class HoldoutVideoMap(keras.callbacks.Callback):
     def __init__(self, batches: tf.data.Dataset):
         super().__init__()
         self.batches = batches
+        self._scores = None
+
+    def on_train_begin(self, logs=None):
+        # one traced forward pass (not op-by-op eager calls per batch shape)
+        self._scores = tf.function(lambda x: self.model(x, training=False)["video_scores"],
+                                   reduce_retracing=True)
 
     def on_epoch_end(self, epoch, logs=None):
+        if self._scores is None:
+            self.on_train_begin()
         scores, labels = [], []
         for x, y in self.batches:
-            out = self.model(x, training=False)
-            scores.append(out["video_scores"].numpy())
+            scores.append(self._scores(x).numpy())
             labels.append(y.numpy())
         if scores and logs is not None:
             logs["val_video_mAP"] = video_classification_map(np.concatenate(scores),
