@@ -69,3 +69,61 @@ def test_from_tfds_matches_generator(tmp_path):
                                           spec.resolved_profile())))
         n += 1
     assert n == 4
+
+
+@pytest.mark.parametrize("per_octave, cases", [
+    # T -> bucket, by hand: quantum = 2**floor(log2 T) / per_octave, at least 1
+    (16, [(1, 1), (16, 16), (17, 17), (31, 31), (32, 32), (33, 34), (100, 100),
+          (101, 104), (340, 352), (512, 512), (513, 544), (600, 608), (5000, 5120)]),
+    (4, [(3, 3), (5, 5), (9, 10), (100, 112), (340, 384), (600, 640)]),
+    (0, [(7, 7), (340, 340)]),
+])
+def test_bucket_length_by_hand(per_octave, cases):
+    for t, expected in cases:
+        assert pipeline.bucket_length(t, per_octave) == expected
+        if per_octave:
+            assert int(pipeline.bucket_length(tf.constant(t), per_octave)) == expected
+
+
+def test_bucket_length_bounds_padding_and_shapes():
+    lengths = np.arange(1, 20001)
+    for per_octave in (8, 16, 32):
+        buckets = np.array([pipeline.bucket_length(int(t), per_octave) for t in lengths])
+        tensor = pipeline.bucket_length(tf.constant(lengths, tf.int32), per_octave).numpy()
+        np.testing.assert_array_equal(tensor, buckets)
+        assert (buckets >= lengths).all()
+        assert ((buckets - lengths) < np.maximum(1, lengths / per_octave)).all()
+        # bucket(bucket(T)) = bucket(T): a bucketed batch is not padded again
+        np.testing.assert_array_equal(
+            [pipeline.bucket_length(int(b), per_octave) for b in buckets], buckets)
+        # per_octave lengths per doubling above per_octave, every length below it
+        assert len(np.unique(buckets)) <= per_octave * (1 + np.log2(20000 / per_octave))
+    with pytest.raises(ValueError, match="power of two"):
+        pipeline.bucket_length(10, 12)
+
+
+def test_bucketed_batches_pad_every_per_snippet_array_and_keep_the_mask(root):
+    ids = [v.video_id for v in root.select(["training"])]
+    extras = {"weights": lambda vid: np.arange(root.video(vid).num_snippets, dtype=np.float32)}
+    specs = {"weights": tf.TensorSpec([None], tf.float32)}
+    ds = pipeline.padded_batches(pipeline.from_root(root, ids, extras=extras, extra_specs=specs),
+                                 batch_size=3, length_buckets_per_octave=4)
+    seen = 0
+    for batch in ds:
+        longest = int(tf.reduce_max(batch["num_snippets"]))
+        width = pipeline.bucket_length(longest, 4)
+        assert batch["features"].shape[1] == batch["mask"].shape[1] == width
+        assert batch["weights"].shape[1] == width
+        assert batch["labels"].shape[1] == len(root.classes)  # not a time axis
+        for b in range(batch["features"].shape[0]):
+            vid = batch["video_id"][b].numpy().decode()
+            feats = root.video(vid).features
+            t = feats.shape[0]
+            np.testing.assert_array_equal(batch["mask"][b].numpy(),
+                                          np.arange(width) < t)
+            np.testing.assert_array_equal(batch["features"][b, :t].numpy(), feats)
+            assert not batch["features"][b, t:].numpy().any()
+            np.testing.assert_array_equal(batch["weights"][b, :t].numpy(), np.arange(t))
+            assert not batch["weights"][b, t:].numpy().any()
+            seen += 1
+    assert seen == 7

@@ -191,3 +191,34 @@ def test_tiny_synthetic_run_learns(tmp_path):
     data = json.loads((tmp_path / "run" / "data.json").read_text())
     assert run["seed"] == 0 and len(data["fingerprint"]) == 16 and data["feature_dim"] == 32
     assert (tmp_path / "run" / "tensorboard").is_dir()
+
+
+@pytest.mark.parametrize("attention", ["softmax2", "sigmoid1"])
+def test_extra_padding_changes_no_output_or_loss(attention):
+    """Bucketed batches pad further: every per-video output and the loss must be
+    those of the videos alone (the mask carries everything)."""
+    rng = np.random.default_rng(3)
+    model = CasModel(5, attention=attention)
+    lengths = [7, 13, 2]
+    videos = [rng.normal(size=(t, 6)).astype(np.float32) for t in lengths]
+    labels = np.eye(5, dtype=np.float32)[[0, 3, 1]]
+    width = 19  # more than any video: padding beyond the longest
+    feats = np.zeros((3, width, 6), np.float32)
+    mask = np.zeros((3, width), np.float32)
+    for b, v in enumerate(videos):
+        feats[b, :len(v)] = v
+        mask[b, :len(v)] = 1
+    x = {"features": tf.constant(feats), "mask": tf.constant(mask)}
+    batched = model(x)
+    loss = float(model.compute_loss(x, tf.constant(labels), batched))
+    alone_losses = []
+    for b, v in enumerate(videos):
+        xb = {"features": tf.constant(v[None]), "mask": tf.ones((1, len(v)))}
+        alone = model(xb)
+        np.testing.assert_allclose(batched["video_scores"][b], alone["video_scores"][0],
+                                   rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(batched["attention_time"][b, :len(v)],
+                                   alone["attention_time"][0], rtol=1e-5, atol=1e-6)
+        assert not batched["attention_time"][b, len(v):].numpy().any()
+        alone_losses.append(float(model.compute_loss(xb, tf.constant(labels[b:b + 1]), alone)))
+    np.testing.assert_allclose(loss, np.mean(alone_losses), rtol=1e-5)

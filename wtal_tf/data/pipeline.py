@@ -165,11 +165,68 @@ def _with_mask(element):
     return out
 
 
+def bucket_length(length, per_octave: int):
+    """``length`` rounded up to the next step of a geometric ladder with
+    ``per_octave`` steps per doubling: multiples of ``2**floor(log2 T) / per_octave``
+    (exact below ``per_octave``).  The rounding adds less than ``1 / per_octave``
+    of ``T`` and leaves ``per_octave`` distinct lengths per octave.  ``per_octave``
+    must be a power of two; 0 turns the rounding off.  Works on Python ints and
+    int32 tensors alike."""
+    if per_octave <= 0:
+        return length
+    if per_octave & (per_octave - 1):
+        raise ValueError(f"per_octave must be a power of two, got {per_octave}")
+    if isinstance(length, (int, np.integer)):
+        quantum = max(1, (1 << (max(int(length), 1).bit_length() - 1)) // per_octave)
+        return -(-int(length) // quantum) * quantum
+    length = tf.convert_to_tensor(length, tf.int32)
+    positive = tf.maximum(length, 1)
+    exponent = tf.cast(tf.math.floor(tf.math.log(tf.cast(positive, tf.float64)) / np.log(2.0)),
+                       tf.int32)
+    # float rounding can miss by one at exact powers of two: correct both ways
+    exponent += tf.cast(tf.bitwise.left_shift(1, exponent + 1) <= positive, tf.int32)
+    exponent -= tf.cast(tf.bitwise.left_shift(1, exponent) > positive, tf.int32)
+    quantum = tf.maximum(1, tf.bitwise.left_shift(1, exponent) // per_octave)
+    return (length + quantum - 1) // quantum * quantum
+
+
+def _pad_to_bucket(per_octave: int, keys):
+    """Pads the time axis (axis 1) of the batched ``keys`` up to ``bucket_length``."""
+
+    def pad(batch):
+        length = tf.shape(batch["mask"])[1]
+        extra = bucket_length(length, per_octave) - length
+        out = dict(batch)
+        for key in keys:
+            rank = batch[key].shape.rank
+            out[key] = tf.pad(batch[key], [[0, 0], [0, extra]] + [[0, 0]] * (rank - 2))
+        return out
+
+    return pad
+
+
 def padded_batches(ds: tf.data.Dataset, batch_size: int, *,
-                   drop_remainder: bool = False, prefetch: bool = True) -> tf.data.Dataset:
-    """Padded batches ``[B, T_max, D]`` with ``mask`` ``[B, T_max]`` (1 = real)."""
+                   drop_remainder: bool = False, prefetch: bool = True,
+                   length_buckets_per_octave: int = 0) -> tf.data.Dataset:
+    """Padded batches ``[B, T_max, D]`` with ``mask`` ``[B, T_max]`` (1 = real).
+
+    Args:
+        length_buckets_per_octave: if > 0, ``T_max`` is rounded up further with
+            :func:`bucket_length`, so an epoch has a bounded set of batch shapes
+            however many distinct lengths the videos have.  TF's oneDNN kernels
+            cache a primitive (about 1 MB for a 2048 -> 1024 layer, forward and
+            backward) for every new shape, for the life of the process: without
+            buckets that cache grows with every new ``T_max`` (BENCHMARKS.md,
+            memory).  Every per-snippet array (a leading ``T`` axis in the
+            element) is padded with zeros; the mask stays exact.
+    """
     ds = ds.map(_with_mask, num_parallel_calls=AUTOTUNE)
+    per_snippet = [k for k, spec in ds.element_spec.items()
+                   if spec.shape.rank and spec.shape[0] is None]
     ds = ds.padded_batch(batch_size, drop_remainder=drop_remainder)
+    if length_buckets_per_octave > 0:
+        ds = ds.map(_pad_to_bucket(length_buckets_per_octave, per_snippet),
+                    num_parallel_calls=AUTOTUNE)
     return ds.prefetch(AUTOTUNE) if prefetch else ds
 
 
