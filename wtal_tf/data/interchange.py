@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 from pathlib import Path
 from typing import Callable, Iterator
 
 import numpy as np
 
 from wtal_tf import io_utils
-from wtal_tf.data.readers import FeatureStore, NpyDirFeatures, read_activitynet_json
+from wtal_tf.data.readers import FeatureStore, NpyDirFeatures, activitynet_from_json, load_json
 from wtal_tf.data.video import AnnotationSet, Video, VideoAnnotation
 from wtal_tf.errors import WtalError
 
@@ -104,11 +103,10 @@ def open_root(path) -> DatasetRoot:
     ann_path = path / ANNOTATIONS_FILE
     if not ann_path.exists():
         raise WtalError(f"no {ANNOTATIONS_FILE} in the dataset root", path=path)
-    annotations = read_activitynet_json(ann_path)
-    try:
-        version = json.loads(ann_path.read_text()).get("version")
-    except (ValueError, AttributeError):
-        version = None
+    data = load_json(ann_path)  # parsed once: annotations and version
+    annotations = activitynet_from_json(data, ann_path)
+    version = data.get("version") if isinstance(data, dict) else None
+    del data
     return DatasetRoot(path, annotations, NpyDirFeatures(path / FEATURES_DIR),
                        version)
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import sys
 import threading
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
@@ -115,7 +116,11 @@ def read_activitynet_json(path, *, subset_map=None, classes=None) -> AnnotationS
             the sorted labels.
     """
     path = Path(path)
-    data = load_json(path)
+    return activitynet_from_json(load_json(path), path, subset_map=subset_map, classes=classes)
+
+
+def activitynet_from_json(data, path, *, subset_map=None, classes=None) -> AnnotationSet:
+    """``read_activitynet_json`` on an already parsed file (``path`` names it in errors)."""
     if not isinstance(data, dict) or not isinstance(data.get("database"), dict):
         raise WtalError("expected an object with a 'database' mapping of video "
                         "ids to entries (ActivityNet format)", path=path)
@@ -140,7 +145,8 @@ def read_activitynet_json(path, *, subset_map=None, classes=None) -> AnnotationS
                 raise WtalError(f"annotation {ann!r} needs 'segment' and 'label'",
                                 path=path, video_id=vid)
             s, e = _segment_pair(ann["segment"], path=path, video_id=vid)
-            segments.append(Segment(s, e, str(ann["label"])))
+            # one string object per class name, not one per segment
+            segments.append(Segment(s, e, sys.intern(str(ann["label"]))))
         labels = entry.get("labels")
         videos[str(vid)] = VideoAnnotation(
             str(vid), subset, duration, segments,

@@ -27,7 +27,7 @@ TRAIN_SUBSETS = ("training",)
 TEST_SUBSETS = ("validation", "testing")
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class Segment:
     """A ground-truth or predicted segment, in seconds."""
 
@@ -36,7 +36,7 @@ class Segment:
     label: str
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)
 class VideoAnnotation:
     """Everything known about a video except its features.
 
