@@ -78,6 +78,9 @@ class AutoLocConfig:
     epochs: int = 1                 # AL §5.2: converges after 1 epoch
     max_detections: int = 100       # ours: the export's padded output size
     seed: int = 0
+    # ours: training videos are zero-padded (with a mask) to a ladder of 16
+    # lengths per octave, as for the CAS model: a bounded set of conv shapes
+    length_buckets_per_octave: int = 16
 
 
 @dataclasses.dataclass(frozen=True)

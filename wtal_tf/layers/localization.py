@@ -39,6 +39,7 @@ class LocalizationNetwork(keras.layers.Layer):
                  activation: str = "relu", head_kernel: int = 3,
                  synchronized_bn: bool = False, **kwargs):
         super().__init__(**kwargs)
+        self.supports_masking = True  # call() takes the mask itself
         if activation not in ("relu", "leaky_relu"):
             raise ValueError(f"activation must be 'relu' or 'leaky_relu', got {activation!r}")
         self.num_anchors = num_anchors

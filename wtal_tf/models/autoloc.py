@@ -86,15 +86,21 @@ class AutoLocModel(keras.Model):
     def _loss(self, features, labels, training, mask=None):
         """Mean loss over the videos of a batch.
 
-        One video (the paper's setting, and one per replica when distributed):
-        trimmed to its real length.  Several padded videos (a static batch
-        size): the localization network runs on the padded batch with the mask
-        (BatchNorm over all real snippets), the OIC layer on each video alone.
+        One unmasked video (the paper's setting; one per replica in the
+        multi-worker loop): as it is.  Padded videos with a mask (a static batch
+        size, one video padded to a bucketed length included): the localization
+        network runs on the padded batch with the mask (BatchNorm over the real
+        snippets, padded positions zeroed after each block, so each video sees
+        a lone video's zero padding), the OIC layer on each video alone.
         """
-        if features.shape[0] == 1 or features.shape[0] is None:
-            if mask is not None:
-                n = tf.cast(tf.reduce_sum(mask[0]), tf.int32)
-                features = features[:, :n]
+        if mask is not None and features.shape[0] == 1 and self.localizer.synchronized_bn:
+            # one video per replica: Keras' synchronized BatchNorm ignores masks
+            # (masked moments are not all-reduced), so the video is trimmed
+            features = features[:, :tf.cast(tf.reduce_sum(mask[0]), tf.int32)]
+            mask = None
+        if mask is None:
+            if features.shape[0] not in (1, None):
+                raise ValueError("several videos in a batch need a mask")
             cas, _ = self.video_cas(features)
             t_x, t_w = self.localizer(features, training=training)
             loss, kept, sel = self._video_loss(cas, t_x[0], t_w[0], labels[0])

@@ -74,11 +74,16 @@ def train_autoloc(cfg: ExperimentConfig, source: DataSource, cas_run_dir, run_di
                    if state else 0)
     per_step = strategy.num_replicas_in_sync if distributed else videos_per_step
 
+    buckets = cfg.autoloc.length_buckets_per_octave
+
     def batch_fn(ds):
-        if per_step == 1:
+        if per_step == 1 and buckets <= 0:
             return pipeline.one_video_per_step(ds, prefetch=False).map(_one_video)
-        return pipeline.padded_batches(ds, per_step, drop_remainder=True,
-                                       prefetch=False).map(_padded_videos)
+        # padded to a bucketed length with a mask (even one video per step): TF
+        # keeps a oneDNN primitive per conv input shape for the life of the
+        # process, so unbucketed lengths make memory grow with the videos seen
+        return pipeline.padded_batches(ds, per_step, drop_remainder=True, prefetch=False,
+                                       length_buckets_per_octave=buckets).map(_padded_videos)
 
     train = source.epoch_batches("train", seed=seed, start_epoch=start_epoch, epochs=epochs,
                                  batch_fn=batch_fn)
