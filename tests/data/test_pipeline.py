@@ -127,3 +127,45 @@ def test_bucketed_batches_pad_every_per_snippet_array_and_keep_the_mask(root):
             assert not batch["weights"][b, t:].numpy().any()
             seen += 1
     assert seen == 7
+
+
+def test_epoch_batches_read_into_bucketed_arrays_equal_padding_after_batching(root):
+    """Reading each video straight into its batch's bucketed length gives exactly
+    the batches that padding after batching gives (features, mask, extras)."""
+    ids = [v.video_id for v in root.select(["training"])]
+    lengths = {v: root.video(v).num_snippets for v in ids}
+    extras = {"weights": lambda vid: np.arange(lengths[vid], dtype=np.float32) + 1}
+    specs = {"weights": tf.TensorSpec([None], tf.float32)}
+
+    def batches(prepad):
+        return list(pipeline.epoch_batches(
+            root, ids, seed=5, start_epoch=0, epochs=2, extras=extras, extra_specs=specs,
+            batch_fn=lambda d: pipeline.padded_batches(d, 3, prefetch=False,
+                                                       length_buckets_per_octave=4,
+                                                       uniform_lengths=prepad),
+            length_window=6, batch_size=3, lengths=lengths,
+            length_buckets_per_octave=4 if prepad else 0))
+
+    pre, post = batches(True), batches(False)
+    assert len(pre) == len(post) == 6  # 3 batches (3 + 3 + 1 videos) x 2 epochs
+    for a, b in zip(pre, post):
+        assert a.keys() == b.keys()
+        for key in a:
+            np.testing.assert_array_equal(a[key].numpy(), b[key].numpy(), err_msg=key)
+        width = pipeline.bucket_length(int(tf.reduce_max(a["num_snippets"])), 4)
+        assert a["features"].shape[1] == width
+        np.testing.assert_array_equal(tf.reduce_sum(a["mask"], 1).numpy(),
+                                      a["num_snippets"].numpy())
+    # and the reading itself pads: each element arrives at its batch's bucketed length
+    elements = list(pipeline.epoch_batches(
+        root, ids, seed=5, start_epoch=0, epochs=1, extras=extras, extra_specs=specs,
+        batch_fn=lambda d: d, length_window=6, batch_size=3, lengths=lengths,
+        length_buckets_per_octave=4))
+    for start in range(0, len(elements), 3):
+        group = elements[start:start + 3]
+        width = pipeline.bucket_length(max(int(e["num_snippets"]) for e in group), 4)
+        for e in group:
+            t = int(e["num_snippets"])
+            assert e["features"].shape[0] == e["weights"].shape[0] == width
+            assert not e["features"][t:].numpy().any() and not e["weights"][t:].numpy().any()
+    assert any(e["features"].shape[0] > int(e["num_snippets"]) for e in elements)
