@@ -4,6 +4,8 @@
   op against a straightforward loop over segments (like the Caffe layer).
 * The share of one AutoLoc training step (D = 2048, T = 2000) spent in the
   OIC layer (boundary decoding, OIC and its gradient, selection, NMS).
+* Training FLOP/s of that step against the ``tf.matmul`` peak (FLOPs counted
+  from the layer shapes: ``autoloc_step_flops``).
 * Inference latency of the whole detector for T = 128 ... 8192 and the growth
   exponent fitted on T >= 1024.
 """
@@ -14,6 +16,7 @@ import time
 
 import numpy as np
 
+from benchmarks.bench_cas import matmul_flops_per_s
 from benchmarks.common import Row, best_of
 
 
@@ -45,6 +48,18 @@ def oic_loop(cas, x1, x2, o1, o2):
                 grads[2, t, j, k] = (a_o - fA) / n_out
                 grads[3, t, j, k] = (fB - a_o) / n_out
     return loss, grads
+
+
+def autoloc_step_flops(cas_model, localizer) -> int:
+    """Exact FLOPs per snippet of one AutoLoc training step (a multiply-add = 2):
+    the frozen CAS model forward (its Dense kernels ``[in, out]``), and the
+    localization network's convolutions (kernels ``[k, in, out]``) forward, weight
+    gradient, and input gradient for every conv but the first (its input is the
+    features, which need none).  The OIC layer's own work is left out (its
+    share is the row above)."""
+    cas = sum(2 * int(np.prod(w.shape)) for w in cas_model.weights if len(w.shape) == 2)
+    convs = [2 * int(np.prod(w.shape)) for w in localizer.weights if len(w.shape) == 3]
+    return cas + 2 * sum(convs) + sum(convs[1:])
 
 
 def run(quick: bool = False) -> list[Row]:
@@ -128,6 +143,13 @@ def run(quick: bool = False) -> list[Row]:
              Row("autoloc", "of which OIC layer (decode, OIC+grad, select, NMS)", t_oic * 1e3,
                  "ms"),
              Row("autoloc", "OIC share of a training step", t_oic / t_step, "", "< 0.20")]
+    flops = autoloc_step_flops(cas_model, model.localizer)
+    peak = matmul_flops_per_s()
+    rows += [Row("autoloc", "FLOPs per snippet (frozen CAS fwd; localizer fwd + wgrad + igrad)",
+                 float(flops), ""),
+             Row("autoloc", "tf.matmul 4096^2 peak", peak / 1e9, "GFLOP/s"),
+             Row("autoloc", "FLOP efficiency (training FLOP/s / matmul peak)",
+                 flops * t_len / t_step / peak, "")]
 
     # inference latency vs T
     @tf.function(input_signature=[tf.TensorSpec([None, dim], tf.float32)])

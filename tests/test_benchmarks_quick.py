@@ -17,3 +17,25 @@ def test_quick_benchmarks_run_and_write_a_report(tmp_path, shared_data, monkeypa
     for name in bench.BENCHMARKS:
         assert f"| {name} |" in text
     assert "python -m benchmarks.run --quick" in text
+
+
+def test_flop_counts_by_hand():
+    """The FLOP counts behind the efficiency ratios, from the layer shapes by hand."""
+    import tensorflow as tf
+
+    from benchmarks.bench_autoloc import autoloc_step_flops
+    from benchmarks.bench_cas import dense_flops
+    from wtal_tf.configs import get_config
+    from wtal_tf.models.autoloc import build_autoloc
+    from wtal_tf.models.cas_model import CasModel
+
+    # CAS model, D = 8, hidden 4, K = 3, 1-way attention: fwd 2*(8*4 + 4*3 + 8*4 + 4*1) = 160,
+    # wgrad 160, igrad only for the second layers 2*(4*3 + 4*1) = 32
+    assert dense_flops([(8, 4), (4, 3), (8, 4), (4, 1)], [False, True, False, True]) == 352
+    cas_model = CasModel(20)
+    cas_model({"features": tf.zeros((1, 2, 2048))})
+    model = build_autoloc(get_config("thumos14_autoloc"), cas_model, 2048)
+    cas_fwd = 2 * (2048 * 1024 + 1024 * 20 + 2048 * 1024 + 1024 * 2)
+    convs = [2 * 3 * 2048 * 128, 2 * 3 * 128 * 128, 2 * 3 * 128 * 128, 2 * 3 * 128 * 12]
+    assert autoloc_step_flops(cas_model, model.localizer) == (
+        cas_fwd + 2 * sum(convs) + sum(convs[1:])) == 12196864
