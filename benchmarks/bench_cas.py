@@ -78,10 +78,8 @@ def run(quick: bool = False) -> list[Row]:
                 source.root, ids, seed=0, start_epoch=start, epochs=stop,
                 batch_fn=lambda d: pipeline.padded_batches(
                     d, batch, prefetch=False,
-                    uniform_lengths=cfg.train.length_buckets_per_octave > 0,
                     length_buckets_per_octave=cfg.train.length_buckets_per_octave).map(
-                    _to_inputs), length_window=32 * batch, batch_size=batch,
-                length_buckets_per_octave=cfg.train.length_buckets_per_octave)
+                    _to_inputs), length_window=32 * batch, batch_size=batch)
 
         real = sum(source.num_snippets(v) for v in ids)
         steps = -(-len(ids) // batch)

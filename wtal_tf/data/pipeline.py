@@ -53,8 +53,7 @@ def from_root(root: DatasetRoot, video_ids: Sequence[str], *, shuffle: bool = Fa
 def epoch_batches(root: DatasetRoot, video_ids: Sequence[str], *, seed: int, start_epoch: int,
                   epochs: int, batch_fn, extras=None, extra_specs=None,
                   length_window: int = 0, batch_size: int = 0,
-                  lengths: Mapping[str, int] | None = None,
-                  length_buckets_per_octave: int = 0) -> tf.data.Dataset:
+                  lengths: Mapping[str, int] | None = None) -> tf.data.Dataset:
     """Epochs ``start_epoch .. epochs - 1`` of shuffled batches, each epoch's order a
     pure function of ``(seed, epoch)``: a resumed training sees exactly the batches
     the uninterrupted one would have.
@@ -65,11 +64,6 @@ def epoch_batches(root: DatasetRoot, video_ids: Sequence[str], *, seed: int, sta
             many videos and each window sorted by length (read from the ``.npy``
             headers), so padded batches waste little; the windows stay in random
             order.
-        length_buckets_per_octave: with ``length_window`` and ``batch_size``,
-            each video is read straight into a zero array of its batch's
-            bucketed length (:func:`bucket_length` of the batch's longest
-            video), so ``padded_batches`` with the same buckets has nothing left
-            to pad: no second copy of each batch.
     """
     ids = list(video_ids)
     n = len(ids)
@@ -77,7 +71,6 @@ def epoch_batches(root: DatasetRoot, video_ids: Sequence[str], *, seed: int, sta
         lengths = [lengths[v] if lengths is not None else
                    int(np.load(root.features.path(v), mmap_mode="r").shape[0]) for v in ids]
     lengths = tf.constant(lengths if length_window > 1 else [0] * n, tf.int64)
-    prepad = length_buckets_per_octave > 0 and length_window > 1 and batch_size > 0 and n > 0
     read = _reader(root, ids, extras, extra_specs)
     labels = tf.constant(np.stack([root.annotations.videos[v].multi_hot(root.classes)
                                    for v in ids]) if ids else np.zeros((0, len(root.classes)),
@@ -101,18 +94,8 @@ def epoch_batches(root: DatasetRoot, video_ids: Sequence[str], *, seed: int, sta
                 chunks = tf.reshape(order[: full * batch_size], [full, batch_size])
                 order = tf.concat([tf.reshape(tf.gather(chunks, perm), [-1]),
                                    order[full * batch_size:]], axis=0)
-        if prepad:
-            # the batches are runs of batch_size in this order: pad each video to
-            # the bucketed length of its batch's longest video
-            batch_of = tf.range(n) // batch_size
-            longest = tf.math.unsorted_segment_max(tf.gather(lengths, order), batch_of,
-                                                   (n + batch_size - 1) // batch_size)
-            pad_to = bucket_length(tf.cast(tf.gather(longest, batch_of), tf.int32),
-                                   length_buckets_per_octave)
-        else:
-            pad_to = tf.zeros([n], tf.int32)
-        ds = tf.data.Dataset.from_tensor_slices((order, pad_to)).map(
-            lambda i, pad: {"video_id": id_tensor[i], "labels": labels[i], "pad_to": pad})
+        ds = tf.data.Dataset.from_tensor_slices(order).map(
+            lambda i: {"video_id": id_tensor[i], "labels": labels[i]})
         return batch_fn(ds.map(read, num_parallel_calls=READ_PARALLELISM, deterministic=True))
 
     return tf.data.Dataset.range(start_epoch, epochs).flat_map(one_epoch).prefetch(
@@ -133,30 +116,21 @@ def _reader(root, ids, extras, extra_specs):
     extras = dict(extras or {})
     extra_specs = dict(extra_specs or {})
 
-    def load(video_id, pad_to):
+    def load(video_id):
         vid = video_id.decode() if isinstance(video_id, bytes) else str(video_id)
-        if pad_to > 0:  # read straight into the zero-padded array: no second copy
-            feats, length = root.features.load_padded(vid, int(pad_to))
-        else:
-            feats = root.features.load(vid)
-            length = feats.shape[0]
-        out = [np.int32(length), feats]
-        for fn, spec in ((extras[k], extra_specs[k]) for k in extras):
-            arr = np.asarray(fn(vid), spec.dtype.as_numpy_dtype)
-            if arr.ndim and arr.shape[0] == length < feats.shape[0]:  # per snippet: pad too
-                arr = np.concatenate([arr, np.zeros((feats.shape[0] - length,) + arr.shape[1:],
-                                                    arr.dtype)])
-            out.append(arr)
+        out = [root.features.load(vid)]
+        out += [np.asarray(fn(vid), spec.dtype.as_numpy_dtype)
+                for fn, spec in ((extras[k], extra_specs[k]) for k in extras)]
         return out
 
     def read(element):
-        tout = [tf.int32, tf.float32] + [extra_specs[k].dtype for k in extras]
-        pad_to = element.get("pad_to", tf.constant(0, tf.int32))
-        arrays = tf.numpy_function(load, [element["video_id"], pad_to], tout, stateful=False)
-        out = {k: v for k, v in element.items() if k != "pad_to"}
-        out["features"] = tf.ensure_shape(arrays[1], [None, dim])
-        out["num_snippets"] = tf.ensure_shape(arrays[0], [])
-        for k, arr in zip(extras, arrays[2:]):
+        tout = [tf.float32] + [extra_specs[k].dtype for k in extras]
+        arrays = tf.numpy_function(load, [element["video_id"]], tout, stateful=False)
+        feats = tf.ensure_shape(arrays[0], [None, dim])
+        out = dict(element)
+        out["features"] = feats
+        out["num_snippets"] = tf.shape(feats)[0]
+        for k, arr in zip(extras, arrays[1:]):
             out[k] = tf.ensure_shape(arr, extra_specs[k].shape)
         return out
 
@@ -186,11 +160,8 @@ def from_tfds(name: str, split: str, *, shuffle: bool = False, seed: int = 0,
 
 
 def _with_mask(element):
-    """``mask`` ``[T]``: 1 on the ``num_snippets`` real snippets (an element may
-    already be zero-padded by ``epoch_batches``)."""
     out = dict(element)
-    out["mask"] = tf.sequence_mask(element["num_snippets"], tf.shape(element["features"])[0],
-                                   tf.float32)
+    out["mask"] = tf.ones([tf.shape(element["features"])[0]], tf.float32)
     return out
 
 
@@ -236,8 +207,7 @@ def _pad_to_bucket(per_octave: int, keys):
 
 def padded_batches(ds: tf.data.Dataset, batch_size: int, *,
                    drop_remainder: bool = False, prefetch: bool = True,
-                   length_buckets_per_octave: int = 0,
-                   uniform_lengths: bool = False) -> tf.data.Dataset:
+                   length_buckets_per_octave: int = 0) -> tf.data.Dataset:
     """Padded batches ``[B, T_max, D]`` with ``mask`` ``[B, T_max]`` (1 = real).
 
     Args:
@@ -249,19 +219,11 @@ def padded_batches(ds: tf.data.Dataset, batch_size: int, *,
             buckets that cache grows with every new ``T_max`` (BENCHMARKS.md,
             memory).  Every per-snippet array (a leading ``T`` axis in the
             element) is padded with zeros; the mask stays exact.
-        uniform_lengths: the caller guarantees that the elements of each batch
-            already share one length (``epoch_batches`` with length buckets
-            reads them so): plain batching, which copies in parallel.  Elements
-            of different lengths then fail loudly.
     """
     ds = ds.map(_with_mask, num_parallel_calls=AUTOTUNE)
     per_snippet = [k for k, spec in ds.element_spec.items()
                    if spec.shape.rank and spec.shape[0] is None]
-    if uniform_lengths:
-        ds = ds.batch(batch_size, drop_remainder=drop_remainder, num_parallel_calls=AUTOTUNE,
-                      deterministic=True)
-    else:
-        ds = ds.padded_batch(batch_size, drop_remainder=drop_remainder)
+    ds = ds.padded_batch(batch_size, drop_remainder=drop_remainder)
     if length_buckets_per_octave > 0:
         ds = ds.map(_pad_to_bucket(length_buckets_per_octave, per_snippet),
                     num_parallel_calls=AUTOTUNE)

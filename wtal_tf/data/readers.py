@@ -373,42 +373,8 @@ class FeatureStore:
     def load(self, video_id: str) -> np.ndarray:
         raise NotImplementedError
 
-    def load_padded(self, video_id: str, pad_to: int) -> tuple[np.ndarray, int]:
-        """``([max(T, pad_to), D], T)``: the features, then zero rows; and T."""
-        arr = self.load(video_id)
-        if pad_to <= arr.shape[0]:
-            return arr, arr.shape[0]
-        out = np.zeros((int(pad_to), arr.shape[1]), np.float32)
-        out[: arr.shape[0]] = arr
-        return out, arr.shape[0]
-
     def __contains__(self, video_id) -> bool:
         return video_id in set(self.ids())
-
-
-def _read_npy_padded(path, pad_to: int, *, video_id=None):
-    """A C-ordered float32 ``[T, D]`` .npy read straight into rows ``0..T-1`` of a
-    zeroed ``[max(T, pad_to), D]`` array (one read, no second copy): ``(array, T)``,
-    or ``None`` for any other layout, which the caller loads and pads as usual."""
-    fmt = np.lib.format
-    with open(path, "rb") as f:
-        try:
-            version = fmt.read_magic(f)
-            with _NPY_LOCK:  # the header parser is not thread-safe (see above)
-                header = (fmt.read_array_header_1_0(f) if version == (1, 0)
-                          else fmt.read_array_header_2_0(f))
-        except ValueError as e:
-            raise WtalError(f"unreadable or truncated .npy ({e})", path=path,
-                            video_id=video_id) from None
-        shape, fortran, dtype = header
-        if len(shape) != 2 or shape[0] < 1 or fortran or dtype != np.dtype("<f4"):
-            return None
-        out = np.zeros((max(shape[0], int(pad_to)), shape[1]), np.float32)
-        want = shape[0] * shape[1] * 4
-        if want and f.readinto(memoryview(out[: shape[0]]).cast("B")) != want:
-            raise WtalError(f"truncated .npy: fewer than {shape[0]} x {shape[1]} float32 "
-                            "values", path=path, video_id=video_id)
-    return out, shape[0]
 
 
 class NpyDirFeatures(FeatureStore):
@@ -429,20 +395,11 @@ class NpyDirFeatures(FeatureStore):
     def load(self, video_id, *, mmap=False):
         arr = np.asarray(load_feature_file(self.path(video_id), video_id=video_id, mmap=mmap),
                          np.float32)
-        return _check_finite(arr, self.path(video_id), video_id)
-
-    def load_padded(self, video_id, pad_to):
-        read = _read_npy_padded(self.path(video_id), pad_to, video_id=video_id)
-        if read is None:  # another dtype or layout: load, convert, pad
-            return super().load_padded(video_id, pad_to)
-        return _check_finite(read[0], self.path(video_id), video_id), read[1]
-
-
-def _check_finite(arr, path, video_id):
-    if not np.isfinite(arr).all():
-        raise WtalError(f"{int(np.count_nonzero(~np.isfinite(arr)))} NaN/inf values; "
-                        "expected finite features", path=path, video_id=video_id)
-    return arr
+        if not np.isfinite(arr).all():
+            raise WtalError(f"{int(np.count_nonzero(~np.isfinite(arr)))} NaN/inf values; "
+                            "expected finite features", path=self.path(video_id),
+                            video_id=video_id)
+        return arr
 
 
 class TwoStreamFeatures(FeatureStore):

@@ -36,11 +36,9 @@ class DataSource:
 
     def epoch_batches(self, split: str, *, seed: int, start_epoch: int, epochs: int,
                       batch_fn, extras=None, extra_specs=None, length_window: int = 0,
-                      batch_size: int = 0, length_buckets_per_octave: int = 0):
+                      batch_size: int = 0):
         """Batches for epochs ``start_epoch..epochs-1``, each epoch's order fixed by
-        ``(seed, epoch)`` (what makes a resumed training match an uninterrupted one).
-        ``length_window``, ``batch_size`` and ``length_buckets_per_octave`` are
-        hints (see :func:`wtal_tf.data.pipeline.epoch_batches`) a source may ignore."""
+        ``(seed, epoch)`` (what makes a resumed training match an uninterrupted one)."""
         import tensorflow as tf
 
         base = self.dataset(split, extras=extras, extra_specs=extra_specs)
@@ -135,16 +133,14 @@ class RootSource(DataSource):
                                   seed=seed, extras=extras, extra_specs=extra_specs)
 
     def epoch_batches(self, split, *, seed, start_epoch, epochs, batch_fn, extras=None,
-                      extra_specs=None, length_window=0, batch_size=0,
-                      length_buckets_per_octave=0):
+                      extra_specs=None, length_window=0, batch_size=0):
         from wtal_tf.data import pipeline
 
         return pipeline.epoch_batches(self.root, self.video_ids(split), seed=seed,
                                       start_epoch=start_epoch, epochs=epochs, batch_fn=batch_fn,
                                       extras=extras, extra_specs=extra_specs,
                                       length_window=length_window, batch_size=batch_size,
-                                      lengths=self._lengths,
-                                      length_buckets_per_octave=length_buckets_per_octave)
+                                      lengths=self._lengths)
 
     def fingerprint(self):
         return self.root.fingerprint()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import math
 import shutil
 import sys
@@ -16,7 +15,7 @@ import tensorflow as tf
 from wtal_tf import io_utils
 from wtal_tf.configs import ExperimentConfig
 from wtal_tf.data import pipeline
-from wtal_tf.data.source import DataSource, RootSource
+from wtal_tf.data.source import DataSource
 from wtal_tf.models.cas_model import CasModel
 from wtal_tf.training import callbacks as cb
 from wtal_tf.training import resume as resume_lib
@@ -80,12 +79,10 @@ def train_cas(cfg: ExperimentConfig, source: DataSource, run_dir, *, seed: int |
     if replicas > 1:
         batch = max(replicas, min(batch, n_train) // replicas * replicas)
 
-    buckets = cfg.train.length_buckets_per_octave
-
-    def batch_fn(ds, size=batch, uniform_lengths=False):
+    def batch_fn(ds, size=batch):
         return pipeline.padded_batches(
             ds, size, drop_remainder=replicas > 1, prefetch=False,
-            length_buckets_per_octave=buckets, uniform_lengths=uniform_lengths).map(_to_inputs)
+            length_buckets_per_octave=cfg.train.length_buckets_per_octave).map(_to_inputs)
 
     has_holdout = len(source.video_ids("holdout")) >= replicas > 0
     holdout = None
@@ -104,15 +101,9 @@ def train_cas(cfg: ExperimentConfig, source: DataSource, run_dir, *, seed: int |
     steps = max(1, math.ceil(n_train / batch) if replicas == 1 else n_train // batch)
     # length-sorted windows of 32 batches, batches then in random order: little
     # padding (a few %), still a random order of batches every epoch
-    # with buckets, a dataset root reads every video straight into its batch's
-    # bucketed length: the batches need no padding (plain, parallel batching)
-    prepadded = buckets > 0 and isinstance(source, RootSource)
     train = source.epoch_batches("train", seed=seed, start_epoch=start_epoch, epochs=epochs,
-                                 batch_fn=functools.partial(batch_fn,
-                                                            uniform_lengths=prepadded),
-                                 extras=extras, extra_specs=specs,
-                                 length_window=32 * batch, batch_size=batch,
-                                 length_buckets_per_octave=buckets)
+                                 batch_fn=batch_fn, extras=extras, extra_specs=specs,
+                                 length_window=32 * batch, batch_size=batch)
     monitor = "val_loss" if has_holdout else "loss"
     best = cb.BestWeights(monitor)
     plateau = keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=cfg.train.lr_decay,
