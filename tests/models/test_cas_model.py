@@ -222,3 +222,22 @@ def test_extra_padding_changes_no_output_or_loss(attention):
         assert not batched["attention_time"][b, len(v):].numpy().any()
         alone_losses.append(float(model.compute_loss(xb, tf.constant(labels[b:b + 1]), alone)))
     np.testing.assert_allclose(loss, np.mean(alone_losses), rtol=1e-5)
+
+
+def test_length_buckets_inside_the_model_change_no_output():
+    """CasModel computes on bucketed lengths and cuts back: same outputs as exact lengths."""
+    rng = np.random.default_rng(5)
+    exact = CasModel(4, length_buckets_per_octave=0)
+    bucketed = CasModel(4, length_buckets_per_octave=4)
+    x = {"features": tf.constant(rng.normal(size=(2, 37, 6)).astype(np.float32)),
+         "mask": tf.constant((np.arange(37)[None] < np.array([[37], [20]])).astype(np.float32))}
+    exact(x)
+    bucketed(x)
+    bucketed.set_weights(exact.get_weights())
+    a, b = exact(x), bucketed(x)
+    for key in a:
+        assert a[key].shape == b[key].shape, key
+        np.testing.assert_allclose(b[key].numpy(), a[key].numpy(), rtol=1e-5, atol=1e-6,
+                                   err_msg=key)
+    assert bucketed.get_config()["length_buckets_per_octave"] == 4
+    assert CasModel.from_config(bucketed.get_config()).length_buckets_per_octave == 4

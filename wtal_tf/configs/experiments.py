@@ -40,9 +40,9 @@ class CasTrainConfig:
     lr_decay: float = 0.9           # RL §4.2: decay by 0.9 when the val loss saturates
     lr_patience: int = 1            # NOTES: ReduceLROnPlateau(patience=1)
     seed: int = 0
-    # ours: a batch's T_max is rounded up on a ladder of 16 lengths per octave
-    # (< 1/16 extra padding; 0 = off): a bounded set of batch shapes keeps TF's
-    # per-shape oneDNN primitive cache bounded (BENCHMARKS.md, memory)
+    # ours: the CAS model computes on T rounded up on a ladder of 16 lengths per
+    # octave (< 1/16 extra work, masked; 0 = off): a bounded set of shapes keeps
+    # TF's per-shape oneDNN primitive cache bounded (BENCHMARKS.md, memory)
     length_buckets_per_octave: int = 16
 
 

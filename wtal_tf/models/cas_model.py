@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from wtal_tf.layers.mlp import SnippetMLP
 from wtal_tf.ops import cas as cas_ops
+from wtal_tf.ops.shapes import bucket_length
 
 
 @keras.saving.register_keras_serializable(package="wtal_tf")
@@ -25,6 +26,10 @@ class CasModel(keras.Model):
         video_loss: ``"paper"`` or ``"official"`` (see
             :func:`wtal_tf.ops.cas.video_label_loss`).
         beta: weight of the pseudo-label loss (RL eq. 4); 0 at iteration 0.
+        length_buckets_per_octave: the MLPs run on the time axis padded (and
+            masked) up to :func:`wtal_tf.ops.shapes.bucket_length`, outputs are
+            cut back to T: a bounded set of shapes for TF's per-shape kernel
+            caches (< 1/16 extra work; 0 = exact lengths).
 
     Call arguments:
         inputs: dict with ``features`` ``(batch, time, D)`` and optionally
@@ -44,8 +49,10 @@ class CasModel(keras.Model):
     """
 
     def __init__(self, num_classes: int, num_layers: int = 2, attention: str = "softmax2",
-                 video_loss: str = "paper", beta: float = 0.0, **kwargs):
+                 video_loss: str = "paper", beta: float = 0.0,
+                 length_buckets_per_octave: int = 16, **kwargs):
         super().__init__(**kwargs)
+        self.length_buckets_per_octave = int(length_buckets_per_octave)
         if attention not in ("softmax2", "sigmoid1"):
             raise ValueError(f"attention must be 'softmax2' or 'sigmoid1', got {attention!r}")
         self.num_classes = num_classes
@@ -62,14 +69,22 @@ class CasModel(keras.Model):
         mask = inputs.get("mask")
         if mask is None:
             mask = tf.ones(tf.shape(features)[:2], features.dtype)
+        length = tf.shape(features)[1]
+        if self.length_buckets_per_octave > 0:
+            # computed on a bucketed length, masked: TF's oneDNN kernels keep a
+            # primitive for every input shape they meet, for the life of the
+            # process, so a bounded set of shapes keeps memory bounded
+            extra = bucket_length(length, self.length_buckets_per_octave) - length
+            features = tf.pad(features, [[0, 0], [0, extra], [0, 0]])
+            mask = tf.pad(mask, [[0, 0], [0, extra]])
         cas_logits = self.classifier(features)
         attention_logits = self.attention_mlp(features)
         attention_time = cas_ops.temporal_attention(attention_logits, mask)
         return {
-            "cas_logits": cas_logits,
-            "attention_logits": attention_logits,
-            "attention_time": attention_time,
-            "p_fg": cas_ops.foreground_probability(attention_logits),
+            "cas_logits": cas_logits[:, :length],
+            "attention_logits": attention_logits[:, :length],
+            "attention_time": attention_time[:, :length],
+            "p_fg": cas_ops.foreground_probability(attention_logits)[:, :length],
             "video_scores": cas_ops.video_scores(cas_logits, attention_time),
         }
 
@@ -86,4 +101,5 @@ class CasModel(keras.Model):
     def get_config(self):
         return {"num_classes": self.num_classes, "num_layers": self.num_layers,
                 "attention": self.attention, "video_loss": self.video_loss,
-                "beta": self.beta, "name": self.name}
+                "beta": self.beta, "length_buckets_per_octave": self.length_buckets_per_octave,
+                "name": self.name}

@@ -28,7 +28,7 @@ def build_cas_model(cfg: ExperimentConfig, num_classes: int, feature_dim: int,
                     beta: float = 0.0) -> CasModel:
     model = CasModel(num_classes, num_layers=cfg.model.num_layers,
                      attention=cfg.model.attention, video_loss=cfg.model.video_loss,
-                     beta=beta)
+                     beta=beta, length_buckets_per_octave=cfg.train.length_buckets_per_octave)
     model({"features": tf.zeros((1, 1, feature_dim)), "mask": tf.ones((1, 1))})
     return model
 
@@ -80,9 +80,8 @@ def train_cas(cfg: ExperimentConfig, source: DataSource, run_dir, *, seed: int |
         batch = max(replicas, min(batch, n_train) // replicas * replicas)
 
     def batch_fn(ds, size=batch):
-        return pipeline.padded_batches(
-            ds, size, drop_remainder=replicas > 1, prefetch=False,
-            length_buckets_per_octave=cfg.train.length_buckets_per_octave).map(_to_inputs)
+        return pipeline.padded_batches(ds, size, drop_remainder=replicas > 1,
+                                       prefetch=False).map(_to_inputs)
 
     has_holdout = len(source.video_ids("holdout")) >= replicas > 0
     holdout = None
@@ -150,9 +149,8 @@ def _train_cas_multiworker(cfg, source, run_dir, strategy, seed, epochs, beta, e
         def per_epoch(ds):
             ds = ds.take(steps * per_replica * replicas).shard(ctx.num_input_pipelines,
                                                                ctx.input_pipeline_id)
-            return pipeline.padded_batches(
-                ds, per_replica, drop_remainder=True, prefetch=False,
-                length_buckets_per_octave=cfg.train.length_buckets_per_octave).map(_to_inputs)
+            return pipeline.padded_batches(ds, per_replica, drop_remainder=True,
+                                           prefetch=False).map(_to_inputs)
         return source.epoch_batches("train", seed=seed, start_epoch=0, epochs=epochs,
                                     batch_fn=per_epoch, extras=extras, extra_specs=specs)
 
