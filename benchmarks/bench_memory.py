@@ -6,8 +6,9 @@ from disk, so memory should not grow with the number of videos.  What did grow
 (measured): TF's oneDNN kernels cache a primitive for every new tensor shape for
 the life of the process, so a run that meets more distinct lengths holds more.
 The fixes: the video-level pooling is a multiply and sum, not an ``einsum`` (a
-batched matmul primitive per T), and training batches are padded to a ladder of
-16 lengths per octave (a bounded set of shapes).  The 10-epoch runs show the
+batched matmul primitive per T); the CAS model computes on lengths rounded up to
+a ladder of 16 per octave and AutoLoc's trainer pads videos to it (a bounded set
+of shapes).  The 10-epoch runs show the
 steady state, beside the same without buckets.
 """
 
