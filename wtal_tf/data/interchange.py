@@ -106,7 +106,6 @@ def open_root(path) -> DatasetRoot:
     data = load_json(ann_path)  # parsed once: annotations and version
     annotations = activitynet_from_json(data, ann_path)
     version = data.get("version") if isinstance(data, dict) else None
-    del data
     return DatasetRoot(path, annotations, NpyDirFeatures(path / FEATURES_DIR),
                        version)
 
