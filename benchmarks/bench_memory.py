@@ -23,6 +23,8 @@ from pathlib import Path
 
 from benchmarks.common import Row
 
+_REPO = Path(__file__).resolve().parents[1]
+
 _BUILD = r"""
 import sys
 from wtal_tf.data import synthetic
@@ -31,6 +33,7 @@ synthetic.build(sys.argv[2], synthetic.SyntheticSpec(num_train=int(sys.argv[1]),
 """
 _TRAIN = r"""
 import dataclasses, json, sys
+from benchmarks.common import peak_rss_mb
 from wtal_tf.configs import get_config
 from wtal_tf.data.source import RootSource
 from wtal_tf.training.cas_trainer import train_cas
@@ -38,21 +41,19 @@ cfg = get_config("synthetic_thumos_cas")
 cfg = cfg.replace(train=dataclasses.replace(cfg.train,
                                             length_buckets_per_octave=int(sys.argv[4])))
 train_cas(cfg, RootSource(sys.argv[1]), sys.argv[2], epochs=int(sys.argv[3]), progress=False)
-# VmHWM, not getrusage: Linux carries ru_maxrss over exec from the parent
-hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM")][0].split()[1]
-print(json.dumps({"rss_mb": int(hwm) / 1024}))
+print(json.dumps({"rss_mb": peak_rss_mb()}))
 """
 
 
 _AUTOLOC = r"""
 import json, sys
+from benchmarks.common import peak_rss_mb
 from wtal_tf.configs import get_config
 from wtal_tf.data.source import RootSource
 from wtal_tf.training.autoloc_trainer import train_autoloc
 train_autoloc(get_config("synthetic_thumos_autoloc"), RootSource(sys.argv[1]), sys.argv[2],
               sys.argv[3], epochs=1, progress=False)
-hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM")][0].split()[1]
-print(json.dumps({"rss_mb": int(hwm) / 1024}))
+print(json.dumps({"rss_mb": peak_rss_mb()}))
 """
 
 
@@ -66,7 +67,7 @@ def _build(n: int, tmp: Path) -> Path:
 def _peak(script: str, *args) -> float:
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     out = subprocess.run([sys.executable, "-c", script, *map(str, args)], capture_output=True,
-                         text=True, check=True, env=env)
+                         text=True, check=True, env=env, cwd=_REPO)  # benchmarks importable
     return json.loads(out.stdout.strip().splitlines()[-1])["rss_mb"]
 
 
