@@ -16,7 +16,8 @@ def test_localization_network_layer():
                                          "activation": "relu", "head_kernel": 3},
                    x, (1, 9, 6))
     run_layer_test(LocalizationNetwork, {"num_anchors": 2, "filters": 4, "num_conv_layers": 1,
-                                         "activation": "leaky_relu", "head_kernel": 1},
+                                         "activation": "leaky_relu", "head_kernel": 1,
+                                         "test_statistics": "video"},
                    x, (1, 9, 2))
 
 
@@ -130,3 +131,81 @@ def test_one_video_padded_with_mask_gives_the_lone_video_loss_and_gradients():
     np.testing.assert_allclose(float(loss_b), float(loss_a), rtol=1e-5)
     for ga, gb in zip(grads_a, grads_b):
         np.testing.assert_allclose(gb.numpy(), ga.numpy(), rtol=1e-4, atol=1e-6)
+
+
+def _np_conv_same(x, kernel, bias):
+    """Conv1D, 'same' zero padding, stride 1: x [T, Cin], kernel [k, Cin, Cout]."""
+    k = kernel.shape[0]
+    pad = (k - 1) // 2
+    xp = np.pad(x, [(pad, k - 1 - pad), (0, 0)])
+    out = sum(xp[i:i + len(x)] @ kernel[i] for i in range(k))
+    return out + (0 if bias is None else bias)
+
+
+def _np_blocks(net, video):
+    """NumPy reference of each block's pre-BatchNorm input, one-video training style."""
+    x, inputs = video, []
+    for conv, norm in zip(net.convs, net.norms):
+        x = _np_conv_same(x, conv.kernel.numpy(), conv.bias.numpy() if conv.use_bias else None)
+        inputs.append(x)
+        x = (x - x.mean(0)) / np.sqrt(x.var(0) + norm.epsilon) * norm.gamma.numpy() + \
+            norm.beta.numpy()
+        x = np.maximum(x, 0.0) if net.activation == "relu" else np.where(x > 0, x, 0.1 * x)
+    return inputs
+
+
+@pytest.mark.parametrize("aggregate", ["population", "video_average"])
+def test_recomputed_bn_statistics_equal_numpy_over_training_videos(aggregate):
+    from wtal_tf.layers.localization import recompute_statistics
+
+    rng = np.random.default_rng(1)
+    net = LocalizationNetwork(3, filters=5, num_conv_layers=2, activation="leaky_relu",
+                              head_kernel=1)
+    net.build((None, None, 4))
+    for norm in net.norms:  # non-trivial affine parameters
+        norm.gamma.assign(rng.uniform(0.5, 2.0, 5).astype(np.float32))
+        norm.beta.assign(rng.normal(0, 1, 5).astype(np.float32))
+    videos = [rng.normal(i, 1 + i, (t, 4)).astype(np.float32) for i, t in enumerate((7, 3, 11))]
+    # padded batches with a mask: the padding must not count
+    t_max = 16
+    feats = np.zeros((3, t_max, 4), np.float32)
+    mask = np.zeros((3, t_max), np.float32)
+    for b, v in enumerate(videos):
+        feats[b, :len(v)] = v
+        mask[b, :len(v)] = 1
+    batches = [(tf.constant(feats[:2]), tf.constant(mask[:2])),
+               (tf.constant(feats[2:]), tf.constant(mask[2:]))]
+    stats = recompute_statistics(net, batches, aggregate=aggregate)
+    refs = [_np_blocks(net, v) for v in videos]
+    for layer, (norm, (mean, var)) in enumerate(zip(net.norms, stats)):
+        xs = [r[layer] for r in refs]
+        if aggregate == "population":
+            allx = np.concatenate(xs)
+            want_mean, want_var = allx.mean(0), allx.var(0)
+        else:
+            want_mean = np.mean([x.mean(0) for x in xs], 0)
+            want_var = np.mean([x.var(0, ddof=1) for x in xs], 0)
+        np.testing.assert_allclose(norm.moving_mean.numpy(), want_mean, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(norm.moving_variance.numpy(), want_var, rtol=1e-4, atol=1e-4)
+
+
+def test_video_statistics_at_test_equal_one_video_training_normalisation():
+    rng = np.random.default_rng(2)
+    net = LocalizationNetwork(2, filters=6, num_conv_layers=3, test_statistics="video")
+    video = rng.normal(3.0, 2.0, (1, 9, 5)).astype(np.float32)
+    net(video)  # build
+    # a training step normalises one video by its own batch statistics
+    want = net(tf.constant(video), training=True)
+    got = net(tf.constant(video), training=False)
+    for w, g in zip(want, got):
+        np.testing.assert_allclose(g.numpy(), w.numpy(), rtol=1e-4, atol=1e-5)
+    # the same video zero-padded with a mask gives the same outputs on its snippets
+    padded = np.concatenate([video, np.zeros((1, 7, 5), np.float32)], axis=1)
+    mask = np.concatenate([np.ones((1, 9)), np.zeros((1, 7))], axis=1).astype(np.float32)
+    got_padded = net(tf.constant(padded), training=False, mask=tf.constant(mask))
+    for w, g in zip(want, got_padded):
+        np.testing.assert_allclose(g.numpy()[:, :9], w.numpy(), rtol=1e-4, atol=1e-5)
+    # the stored (moving) statistics give something else: they were never trained
+    net.test_statistics = "moving"
+    moving = net(tf.constant(video), training=False)
+    assert not np.allclose(moving[1].numpy(), want[1].numpy(), atol=1e-3)

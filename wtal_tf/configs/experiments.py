@@ -71,6 +71,26 @@ class AutoLocConfig:
     # tuned with that scaling: with the plain sum, training diverges at lr
     # 1e-3 here (t_w grows until exp overflows).  So: "mean" = sum / #kept.
     loss_reduction: str = "mean"    # "mean" | "sum"
+    loss_scale: float = 1.0         # NOTES: the official gradient is x 0.5 / #kept (release: 0.5)
+    # Test-time BatchNorm statistics of the localization network (issue 14).
+    # Keras' moving averages (momentum 0.99, no bias correction) still hold
+    # ~27% of mean 0 / variance 1 after one epoch of ~130 one-video steps;
+    # Caffe's BatchNorm (the paper's numbers) holds none (NOTES).
+    #   "population":    recomputed after training over the training videos'
+    #                    snippets (precise BN, each block's input as one-video
+    #                    training sees it)
+    #   "video_average": recomputed as the mean of per-video statistics (what
+    #                    Caffe's BatchNorm accumulates over an epoch: the release)
+    #   "video":         every video normalised by its own statistics at test,
+    #                    as each one-video training step normalises it
+    #   "keras":         Keras' moving averages as they are (the bug; for the record)
+    # Default: "video", the one that holds across the difficulty ladder
+    # (README, "AutoLoc's test-time BatchNorm").
+    bn_statistics: str = "video"
+    # How the test-time classes are ranked when test_top_k > 0: "video_scores"
+    # (ŷ, the CAS model's attention-pooled prediction) or "mean_cas" (NOTES:
+    # the release ranks classes by the mean un-gated CAS)
+    test_class_score: str = "video_scores"
     learning_rate: float = 1e-3     # AL §5.2
     lr_step: int = 200              # AL §5.2: /10 every 200 iterations
     weight_decay: float = 5e-4      # AL §5.2

@@ -12,7 +12,8 @@ import keras
 import tensorflow as tf
 
 from wtal_tf.configs import AutoLocConfig, ExperimentConfig
-from wtal_tf.layers.localization import LocalizationNetwork
+from wtal_tf.layers.localization import (STATISTICS_AGGREGATES, LocalizationNetwork,
+                                         recompute_statistics)
 from wtal_tf.layers.oic import OICLayer
 from wtal_tf.models.cas_model import CasModel
 from wtal_tf.ops import cas as cas_ops
@@ -47,9 +48,14 @@ class AutoLocModel(keras.Model):
         self.cfg = cfg
         self.cas_gate = cas_gate
         self.cas_gate_threshold = cas_gate_threshold
-        self.localizer = LocalizationNetwork(len(cfg.anchors), cfg.filters, cfg.num_conv_layers,
-                                             cfg.activation, cfg.head_kernel,
-                                             synchronized_bn=synchronized_bn, name="localizer")
+        if cfg.bn_statistics not in BN_STATISTICS:
+            raise ValueError(f"bn_statistics must be one of {BN_STATISTICS}, got "
+                             f"{cfg.bn_statistics!r}")
+        self.localizer = LocalizationNetwork(
+            len(cfg.anchors), cfg.filters, cfg.num_conv_layers, cfg.activation,
+            cfg.head_kernel, synchronized_bn=synchronized_bn,
+            test_statistics="video" if cfg.bn_statistics == "video" else "moving",
+            name="localizer")
         self.oic_layer = OICLayer(cfg.anchors, cfg.inflation, cfg.min_outer, cfg.cas_threshold,
                                   cfg.oic_threshold, cfg.nms_iou, cfg.loss, name="oic")
         self.loss_tracker = keras.metrics.Mean(name="loss")
@@ -81,7 +87,7 @@ class AutoLocModel(keras.Model):
         kept = tf.reduce_sum(tf.cast(sel.valid, tf.float32))
         total = tf.reduce_sum(sel.losses)
         loss = total if self.cfg.loss_reduction == "sum" else total / tf.maximum(kept, 1.0)
-        return loss, kept, sel
+        return self.cfg.loss_scale * loss, kept, sel
 
     def _loss(self, features, labels, training, mask=None):
         """Mean loss over the videos of a batch.
@@ -158,6 +164,9 @@ class AutoLocModel(keras.Model):
         cas, y_hat = self.video_cas(features)
         k = tf.shape(cas)[1]
         if top_k:
+            if self.cfg.test_class_score == "mean_cas":  # NOTES: mean un-gated CAS
+                out = self.cas_model({"features": features}, training=False)
+                y_hat = tf.reduce_mean(tf.nn.softmax(out["cas_logits"][0], axis=-1), axis=0)
             classes = tf.math.top_k(y_hat, k=tf.minimum(top_k, k)).indices
         else:
             classes = tf.range(k)  # AutoLoc §4.3: all classes at test time
@@ -168,6 +177,25 @@ class AutoLocModel(keras.Model):
     def get_config(self):
         return {"cfg": self.cfg.__dict__, "cas_gate": self.cas_gate,
                 "cas_gate_threshold": self.cas_gate_threshold}
+
+
+#: AutoLocConfig.bn_statistics values (see the config's comment).
+BN_STATISTICS = ("video", "population", "video_average", "keras")
+
+
+def set_bn_statistics(model: AutoLocModel, mode: str, batches=None):
+    """Makes the localization network detect with ``mode``'s BatchNorm statistics.
+
+    ``"video"``: each video's own; ``"population"`` / ``"video_average"``:
+    recomputed from ``batches`` (``(features, mask)`` of the training videos,
+    see :func:`~wtal_tf.layers.localization.recompute_statistics`);
+    ``"keras"``: the stored moving averages as they are.
+    """
+    if mode not in BN_STATISTICS:
+        raise ValueError(f"bn_statistics must be one of {BN_STATISTICS}, got {mode!r}")
+    model.localizer.test_statistics = "video" if mode == "video" else "moving"
+    if mode in STATISTICS_AGGREGATES:
+        recompute_statistics(model.localizer, batches, aggregate=mode)
 
 
 def build_autoloc(cfg: ExperimentConfig, cas_model: CasModel, feature_dim: int,
@@ -186,7 +214,8 @@ def make_optimizer(cfg: AutoLocConfig) -> keras.optimizers.Optimizer:
     return keras.optimizers.SGD(schedule, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
 
 
-__all__ = ["AutoLocModel", "build_autoloc", "make_optimizer"]
+__all__ = ["AutoLocModel", "BN_STATISTICS", "build_autoloc", "make_optimizer",
+           "set_bn_statistics"]
 
 
 def predict_autoloc_run(run_dir, source, split, progress: bool = False):

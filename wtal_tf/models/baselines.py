@@ -98,6 +98,9 @@ def direct_optimization(model: AutoLocModel, source: DataSource, split: str,
     from wtal_tf.models.autoloc import make_optimizer
 
     keras.utils.set_random_seed(seed)
+    # 25 steps leave Keras' moving averages at ~78% of their initial values:
+    # each video is detected with its own statistics, the ones it trained with
+    model.localizer.test_statistics = "video"
     init = [w.numpy().copy() for w in model.localizer.weights]
     optimizer = make_optimizer(cfg)
     variables = model.localizer.trainable_variables

@@ -18,7 +18,8 @@ from wtal_tf.data.detections import Detections
 from wtal_tf.data.source import DataSource
 from wtal_tf.data.video import seconds_per_snippet, snippet_span_to_seconds
 from wtal_tf.errors import WtalError
-from wtal_tf.models.autoloc import AutoLocModel, build_autoloc, make_optimizer
+from wtal_tf.models.autoloc import (AutoLocModel, build_autoloc, make_optimizer,
+                                    set_bn_statistics)
 from wtal_tf.training import callbacks as cb
 from wtal_tf.training import resume as resume_lib
 from wtal_tf.training import run_dir as rd
@@ -102,11 +103,20 @@ def train_autoloc(cfg: ExperimentConfig, source: DataSource, cas_run_dir, run_di
               callbacks=callbacks,
               shuffle=False, verbose=keras_verbosity(progress))
     elapsed = time.perf_counter() - start
+    set_bn_statistics(model, cfg.autoloc.bn_statistics, bn_batches(source, buckets))
     save_weights(model, run_dir / WEIGHTS)  # the whole detector, CAS model included
     io_utils.write_json(run_dir / "history.json", checkpoint.history, indent=1)
     rd.update_run(run_dir, train_seconds=elapsed, best_epoch=best.best_epoch + 1,
                   selected_by=monitor, resumed_from_epoch=start_epoch if state else None)
     return model
+
+
+def bn_batches(source: DataSource, length_buckets_per_octave: int = 16, batch_size: int = 8):
+    """``(features, mask)`` batches of the training videos, for recomputing BatchNorm
+    statistics (padded to bucketed lengths: a bounded set of conv shapes)."""
+    ds = pipeline.padded_batches(source.dataset("train"), batch_size,
+                                 length_buckets_per_octave=length_buckets_per_octave)
+    return ((e["features"], e["mask"]) for e in ds)
 
 
 def _padded_videos(element):
@@ -146,6 +156,8 @@ def _train_multiworker(cfg, source, cas_run_dir, run_dir, strategy, seed, epochs
                  cas_run=str(cas_run_dir), strategy="multiworker", replicas=replicas,
                  chief=distribute.is_chief(strategy))
     _copy_cas_run(cas_run_dir, run_dir / CAS_SUBDIR)
+    set_bn_statistics(model, cfg.autoloc.bn_statistics,
+                      bn_batches(source, cfg.autoloc.length_buckets_per_octave))
     save_weights(model, run_dir / WEIGHTS)
     io_utils.write_json(run_dir / "history.json", history, indent=1)
     rd.update_run(run_dir, train_seconds=time.perf_counter() - start, selected_by="last epoch")
