@@ -88,11 +88,9 @@ class Detector(tf.Module):
         if self.cfg.method == "autoloc":
             return self.model.detect(features[None], max_detections=n)
         out = self.model({"features": features[None]}, training=False)
-        c = self.cfg.test_segments
-        seg, score, cls = seg_ops.predict_segments(
+        seg, score, cls = seg_ops.segments_from_config(
             tf.nn.softmax(out["cas_logits"][0], axis=-1), out["p_fg"][0],
-            out["video_scores"][0], alpha_a=c.alpha_a, alpha_c=c.alpha_c, top_k=c.top_k,
-            inflate=c.inflate, max_gap=c.max_gap)
+            out["video_scores"][0], self.cfg.test_segments)
         k = tf.minimum(n, tf.size(score))
         top = tf.math.top_k(score, k=k)
         pad = n - k

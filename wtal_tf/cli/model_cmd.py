@@ -100,6 +100,30 @@ def register(sub):
                    help="also refine AutoLoc's detections (RefineLoc §4.4)")
     p.set_defaults(handler=cmd_ablate_refineloc)
 
+    p = asub.add_parser("ladder", help="one rung of the difficulty ladder: the supervised "
+                        "reference, the CAS model, CAS thresholding, AutoLoc (paper and "
+                        "release presets, each BatchNorm statistics), RefineLoc (both "
+                        "presets); mean ± sd over seeds")
+    p.add_argument("--dataset", required=True,
+                   help="config prefix, e.g. synthetic_thumos (uses <prefix>_cas, "
+                        "_supervised, _autoloc[_release], _refineloc[_release])")
+    _add_data_args(p)
+    p.add_argument("--out", required=True)
+    p.add_argument("--seeds", type=int, default=3)
+    p.set_defaults(handler=cmd_ablate_ladder)
+
+    p = sub.add_parser("baseline", help="reference models")
+    bsub = p.add_subparsers(dest="baseline", metavar="BASELINE")
+    bsub.required = True
+    p = bsub.add_parser("supervised", help="the fully supervised reference: a snippet "
+                        "classifier trained with the temporal labels (an upper bound)")
+    p.add_argument("--config", required=True, help="e.g. synthetic_thumos_supervised")
+    _add_data_args(p)
+    p.add_argument("--run-dir", required=True)
+    p.add_argument("--epochs", type=int, help="override the config's epochs")
+    p.add_argument("--seed", type=int, help="override the config's seed")
+    p.set_defaults(handler=cmd_baseline_supervised)
+
     p = sub.add_parser("refine", help="RefineLoc's iterative refinement (one run)")
     p.add_argument("--config", required=True, help="e.g. synthetic_thumos_refineloc")
     _add_data_args(p)
@@ -196,6 +220,34 @@ def cmd_ablate_autoloc(args):
     table = run_autoloc_ablation(cfg, open_data(args), args.out, seeds=range(args.seeds))
     print(table.text())
     print(f"wrote {args.out}/autoloc_ablation.md, .json, .png")
+    return 0
+
+
+def cmd_ablate_ladder(args):
+    import sys
+
+    from wtal_tf.configs import get_config
+    from wtal_tf.pipelines.ladder import run_ladder
+
+    get_config(f"{args.dataset}_cas")  # an unknown prefix fails before any work
+    command = "wtal " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("wtal") else ""
+    table, _ = run_ladder(args.dataset, open_data(args), args.out, seeds=range(args.seeds),
+                          command=command)
+    print(table.text())
+    print(f"wrote {args.out}/ladder.md, .json, .png")
+    return 0
+
+
+def cmd_baseline_supervised(args):
+    from wtal_tf.configs import get_config
+    from wtal_tf.training.cas_trainer import train_cas
+
+    cfg = get_config(args.config)
+    if cfg.method != "supervised":
+        raise WtalError(f"config {args.config!r} is not a supervised config (use a "
+                        "*_supervised name)")
+    train_cas(cfg, open_data(args), args.run_dir, seed=args.seed, epochs=args.epochs)
+    print(f"trained {cfg.name} into {args.run_dir}")
     return 0
 
 

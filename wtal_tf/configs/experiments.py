@@ -21,6 +21,17 @@ class SegmentPredictionConfig:
     top_k: int = 2          # RL §4.2: top-2 labels on both datasets
     inflate: int = 2        # RL §3.1: inflate segments by 2 snippets at both ends
     max_gap: int = 1        # RL §3.1: separated by at most one filtered-out snippet
+    dilation: int = 0       # NOTES: the release dilates runs by 1 (3-wide binary dilation,
+                            # with max_gap = 2) before scoring them
+    extra_end: int = 0      # NOTES: the release's pseudo foreground gains 1 snippet at the
+                            # end (a seconds -> snippet round trip): [a - 3, b + 4]
+    # "fixed": RL §3.1 with alpha_a / alpha_c; "multi_threshold" (ours, beyond
+    # both papers, as later WTAL methods do): proposals at num_thresholds levels
+    # between each class signal's min and max, outer-inner contrast score,
+    # class-wise NMS at nms_iou -- independent of the CAS's absolute scale
+    method: str = "fixed"
+    num_thresholds: int = 10        # ours: levels 1/11 .. 10/11 of the range
+    nms_iou: float = 0.5            # ours: NMS of the multi-threshold proposals
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,6 +41,7 @@ class CasModelConfig:
     num_layers: int = 2             # RL §4.2: L = 2 FC layers per MLP
     attention: str = "softmax2"     # RL §3.1: 2-way bg/fg softmax; "sigmoid1" = NOTES THUMOS
     video_loss: str = "paper"       # "paper" (multi-label) | "official" (first label only)
+    input_stream: str = "all"       # "all" | "second_half" (NOTES THUMOS: `stream: 1`)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,6 +127,15 @@ class RefineConfig:
     foreground_ratio: float | None = None   # for the distribution-aware generator only
     class_threshold: float = 0.5    # ours: class-activation generator, max C̄ > 0.5
     attention_threshold: float = 0.5        # ours: attention generator, p_fg > 0.5
+    # "threshold": generators (3) and (4) threshold max C̄ / p_fg (ours);
+    # "segments": they are the segment pipeline with alpha_A resp. alpha_C
+    # switched off (NOTES: the release)
+    generator_form: str = "threshold"
+    # eq. 4's pseudo-label term (wtal_tf.ops.cas.pseudo_label_batch_loss):
+    # "video" (ours: class weights per video), "global" (NOTES: w over all
+    # training pseudo labels; BCE pos_weight sqrt(w) for the 1-way head),
+    # "none" (NOTES ActivityNet: weighted_psgt_loss 0)
+    pseudo_weighting: str = "video"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,7 +143,7 @@ class ExperimentConfig:
     """Everything one experiment needs; ``method`` picks the trainer."""
 
     name: str
-    method: str                      # "cas" | "autoloc" | "refineloc"
+    method: str                      # "cas" | "autoloc" | "refineloc" | "supervised"
     dataset: str
     model: CasModelConfig = CasModelConfig()
     train: CasTrainConfig = CasTrainConfig()
@@ -132,6 +153,7 @@ class ExperimentConfig:
     cas_gate_threshold: float = 0.5  # ours: p_fg >= 0.5 plays UntrimmedNet's logit > 7
     autoloc: AutoLocConfig = AutoLocConfig()
     refine: RefineConfig = RefineConfig()
+    preset: str = "paper"            # "paper" | "release" (the official code's settings)
     protocol: str = "activitynet"    # evaluation matching convention
     tious: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
 
@@ -183,21 +205,83 @@ _DATASETS: dict[str, dict[str, Any]] = {
         autoloc=AutoLocConfig(anchors=(16, 32, 64, 128, 256, 512)),
         tious=ANET_TIOUS),
 }
-_METHODS = ("cas", "autoloc", "refineloc")
+_METHODS = ("cas", "autoloc", "refineloc", "supervised")
+
+# The official code's settings (``<dataset>_<method>_release``), every value
+# from ../shared/NOTES.md (zhengshou/AutoLoc, HumamAlwassel/RefineLoc).  Each
+# is applied on top of the dataset's paper config.
+_AUTOLOC_RELEASE = dict(
+    activation="leaky_relu",   # NOTES: LeakyReLU(0.1), bias-free convs
+    head_kernel=1,             # NOTES: k1 prediction conv
+    oic_threshold=0.4,         # NOTES: "ioc0.7" on (Lo - Li + 1)/2 keeps raw OIC < 0.4
+    test_top_k=2,              # NOTES: the top-2 classes at test ...
+    test_class_score="mean_cas",   # ... by mean un-gated CAS
+    loss_scale=0.5,            # NOTES: gradient x 0.5 / #kept
+    bn_statistics="video_average")  # NOTES: Caffe's BatchNorm accumulates per-batch stats
+# Not reproduced: the release clips the inner box to [-1, T] and the outer
+# to [-2, T+1] (ours [0, T-1] / [-1, T]); its CAS is UntrimmedNet's two-stream
+# attention gate (logit > 7 per stream), which our one-attention CAS model has
+# no equivalent of (our gate: p_fg >= 0.5, its decision boundary).
+
+
+def _refineloc_release(dataset: str, base: dict) -> dict:
+    """NOTES' best released RefineLoc settings for THUMOS'14 / ActivityNet 1.2 I3D."""
+    if dataset in ("thumos14", "synthetic_thumos"):
+        return dict(
+            model=CasModelConfig(attention="sigmoid1",       # NOTES: 1-way head
+                                 video_loss="official",      # NOTES: first label only
+                                 input_stream="second_half"),  # NOTES: stream: 1
+            train=dataclasses.replace(base["train"], batch_size=32, learning_rate=1e-3,
+                                      epochs=100),           # NOTES THUMOS
+            test_segments=SegmentPredictionConfig(alpha_a=0.5, alpha_c=0.35, top_k=2,
+                                                  max_gap=2, dilation=1),  # NOTES
+            # NOTES: refinement alpha_C 0.1, p_fg > 0.92 (alpha_A = 0.08 here), top-2,
+            # dilation + 2-snippet pad + the round trip's extra end snippet: [a-3, b+4]
+            pseudo_segments=SegmentPredictionConfig(alpha_a=0.08, alpha_c=0.1, top_k=2,
+                                                    max_gap=2, dilation=1, extra_end=1),
+            refine=dataclasses.replace(base.get("refine", RefineConfig()), beta=2.0,
+                                       sample_fraction=0.7,  # NOTES: beta 2, S = 70%
+                                       generator_form="segments", pseudo_weighting="global"),
+            preset="release")
+    return dict(
+        model=CasModelConfig(attention="softmax2",            # NOTES ANet: 2-way head
+                             video_loss="official"),          # NOTES: first label only
+        train=dataclasses.replace(base["train"], batch_size=256, learning_rate=1e-4,
+                                  epochs=50),                 # NOTES ANet
+        test_segments=SegmentPredictionConfig(alpha_a=0.5, alpha_c=0.005, top_k=2,
+                                              max_gap=2, dilation=1),
+        pseudo_segments=SegmentPredictionConfig(alpha_a=0.5, alpha_c=0.05, top_k=3,
+                                                max_gap=2, dilation=1, extra_end=1),
+        refine=dataclasses.replace(base.get("refine", RefineConfig()), beta=4.0,
+                                   sample_fraction=0.8, generator_form="segments",
+                                   pseudo_weighting="none"),  # NOTES: weighted_psgt_loss 0
+        preset="release")
 
 
 def list_configs() -> list[str]:
-    return [f"{d}_{m}" for d in _DATASETS for m in _METHODS]
+    names = [f"{d}_{m}" for d in _DATASETS for m in _METHODS]
+    return names + [f"{d}_{m}_release" for d in _DATASETS for m in ("autoloc", "refineloc")]
 
 
 def get_config(name: str) -> ExperimentConfig:
-    """The named experiment config (``<dataset>_<method>``)."""
+    """The named experiment config (``<dataset>_<method>[_release]``)."""
     from wtal_tf.errors import WtalError
 
+    release = name.endswith("_release")
+    stem = name[: -len("_release")] if release else name
     for method in _METHODS:
         suffix = f"_{method}"
-        if name.endswith(suffix) and name[: -len(suffix)] in _DATASETS:
-            return ExperimentConfig(name=name, method=method, **_DATASETS[name[: -len(suffix)]])
+        if stem.endswith(suffix) and stem[: -len(suffix)] in _DATASETS:
+            dataset = stem[: -len(suffix)]
+            fields = dict(_DATASETS[dataset])
+            if release and method == "autoloc":
+                fields["autoloc"] = dataclasses.replace(fields["autoloc"], **_AUTOLOC_RELEASE)
+                fields["preset"] = "release"
+            elif release and method == "refineloc":
+                fields.update(_refineloc_release(dataset, fields))
+            elif release:
+                break
+            return ExperimentConfig(name=name, method=method, **fields)
     raise WtalError(f"unknown config {name!r}; known: {', '.join(list_configs())}")
 
 

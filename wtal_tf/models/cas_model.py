@@ -26,6 +26,11 @@ class CasModel(keras.Model):
         video_loss: ``"paper"`` or ``"official"`` (see
             :func:`wtal_tf.ops.cas.video_label_loss`).
         beta: weight of the pseudo-label loss (RL eq. 4); 0 at iteration 0.
+        input_stream: ``"all"`` features, or ``"second_half"`` (the last D/2
+            columns: one stream of a two-stream feature, the release's THUMOS'14
+            ``stream: 1``, NOTES).
+        pseudo_weighting, pseudo_bg_fraction: the form of eq. 4's pseudo-label
+            term (:func:`wtal_tf.ops.cas.pseudo_label_batch_loss`).
         length_buckets_per_octave: the MLPs run on the time axis padded (and
             masked) up to :func:`wtal_tf.ops.shapes.bucket_length`, outputs are
             cut back to T: a bounded set of shapes for TF's per-shape kernel
@@ -50,8 +55,19 @@ class CasModel(keras.Model):
 
     def __init__(self, num_classes: int, num_layers: int = 2, attention: str = "softmax2",
                  video_loss: str = "paper", beta: float = 0.0,
-                 length_buckets_per_octave: int = 16, **kwargs):
+                 length_buckets_per_octave: int = 16, input_stream: str = "all",
+                 pseudo_weighting: str = "video", pseudo_bg_fraction: float | None = None,
+                 **kwargs):
         super().__init__(**kwargs)
+        if input_stream not in ("all", "second_half"):
+            raise ValueError(f"input_stream must be 'all' or 'second_half', got "
+                             f"{input_stream!r}")
+        if pseudo_weighting not in cas_ops.PSEUDO_WEIGHTINGS:
+            raise ValueError(f"pseudo_weighting must be one of {cas_ops.PSEUDO_WEIGHTINGS}")
+        self.input_stream = input_stream
+        self.pseudo_weighting = pseudo_weighting
+        self.pseudo_bg_fraction = (None if pseudo_bg_fraction is None
+                                   else float(pseudo_bg_fraction))
         self.length_buckets_per_octave = int(length_buckets_per_octave)
         if attention not in ("softmax2", "sigmoid1"):
             raise ValueError(f"attention must be 'softmax2' or 'sigmoid1', got {attention!r}")
@@ -66,6 +82,8 @@ class CasModel(keras.Model):
 
     def call(self, inputs, training=False):
         features = inputs["features"]
+        if self.input_stream == "second_half":
+            features = features[..., features.shape[-1] // 2:]
         mask = inputs.get("mask")
         if mask is None:
             mask = tf.ones(tf.shape(features)[:2], features.dtype)
@@ -77,8 +95,7 @@ class CasModel(keras.Model):
             extra = bucket_length(length, self.length_buckets_per_octave) - length
             features = tf.pad(features, [[0, 0], [0, extra], [0, 0]])
             mask = tf.pad(mask, [[0, 0], [0, extra]])
-        cas_logits = self.classifier(features)
-        attention_logits = self.attention_mlp(features)
+        cas_logits, attention_logits = self.heads(features)
         attention_time = cas_ops.temporal_attention(attention_logits, mask)
         return {
             "cas_logits": cas_logits[:, :length],
@@ -88,12 +105,17 @@ class CasModel(keras.Model):
             "video_scores": cas_ops.video_scores(cas_logits, attention_time),
         }
 
+    def heads(self, features):
+        """``(cas_logits [B, T, K], attention_logits [B, T, 2|1])``."""
+        return self.classifier(features), self.attention_mlp(features)
+
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         loss = tf.reduce_mean(cas_ops.video_label_loss(
             y, y_pred["cas_logits"], y_pred["attention_time"], self.video_loss))
         if self.beta > 0 and isinstance(x, dict) and "pseudo_labels" in x:
-            loss += self.beta * tf.reduce_mean(cas_ops.pseudo_label_loss(
-                y_pred["attention_logits"], x["pseudo_labels"], x["pseudo_weights"]))
+            loss += self.beta * cas_ops.pseudo_label_batch_loss(
+                y_pred["attention_logits"], x["pseudo_labels"], x["pseudo_weights"],
+                self.pseudo_weighting, self.pseudo_bg_fraction)
         for extra in self.losses:
             loss += extra
         return loss
@@ -102,4 +124,48 @@ class CasModel(keras.Model):
         return {"num_classes": self.num_classes, "num_layers": self.num_layers,
                 "attention": self.attention, "video_loss": self.video_loss,
                 "beta": self.beta, "length_buckets_per_octave": self.length_buckets_per_octave,
-                "name": self.name}
+                "input_stream": self.input_stream, "pseudo_weighting": self.pseudo_weighting,
+                "pseudo_bg_fraction": self.pseudo_bg_fraction, "name": self.name}
+
+
+@keras.saving.register_keras_serializable(package="wtal_tf")
+class SupervisedSnippetModel(CasModel):
+    """The fully supervised reference: a snippet classifier trained with temporal labels.
+
+    One MLP (as the CAS model's classification head) over ``K + 1`` classes,
+    the last one background, trained with per-snippet cross-entropy against
+    the ground-truth segments.  Its outputs take the CAS model's form, so the
+    same post-processing runs on it: ``cas_logits`` are the K action logits
+    (softmax = p(class | action)), ``attention_logits`` = ``[background
+    logit, logsumexp(action logits)]`` (2-way softmax = p(action) exactly).
+    An upper bound for the weakly supervised methods on the same features
+    (the papers compare with SSN's fully supervised numbers, AutoLoc Table 1).
+
+    Call arguments: as :class:`CasModel`; training inputs also hold
+    ``snippet_labels`` ``(batch, time)`` in ``0..K`` (K = background).
+    """
+
+    def __init__(self, num_classes: int, num_layers: int = 2, **kwargs):
+        kwargs.pop("attention", None)
+        super().__init__(num_classes, num_layers=num_layers, attention="softmax2", **kwargs)
+        self.classifier = SnippetMLP(num_classes + 1, num_layers, name="classification")
+        self.attention_mlp = None
+
+    def heads(self, features):
+        logits = self.classifier(features)
+        action = logits[..., :-1]
+        attention = tf.stack([logits[..., -1], tf.reduce_logsumexp(action, axis=-1)], axis=-1)
+        return action, attention
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        labels = tf.cast(x["snippet_labels"], tf.int32)
+        mask = tf.cast(x["mask"], tf.float32)
+        # p(k) = p(action) p(k | action), p(bg) = 1 - p(action): log-probabilities of K + 1
+        log_action = tf.nn.log_softmax(y_pred["attention_logits"], axis=-1)
+        log_k = tf.nn.log_softmax(y_pred["cas_logits"], axis=-1) + log_action[..., 1:]
+        log_p = tf.concat([log_k, log_action[..., :1]], axis=-1)
+        nll = -tf.gather(log_p, labels, axis=-1, batch_dims=2)
+        loss = tf.reduce_sum(nll * mask) / tf.maximum(tf.reduce_sum(mask), 1.0)
+        for extra in self.losses:
+            loss += extra
+        return loss

@@ -54,33 +54,26 @@ def cas_outputs(model, source: DataSource, split: str, batch_size: int = 16,
     return out
 
 
-_SEGMENT_FNS: dict[tuple, object] = {}
+_SEGMENT_FNS: dict[SegmentPredictionConfig, object] = {}
 
 
-def _segment_fn(top_k: int, inflate: int, max_gap: int):
-    key = (top_k, inflate, max_gap)
-    if key not in _SEGMENT_FNS:
+def _segment_fn(cfg: SegmentPredictionConfig):
+    if cfg not in _SEGMENT_FNS:  # one trace per configuration (frozen, hashable)
         @tf.function(input_signature=[tf.TensorSpec([None, None], tf.float32),
                                       tf.TensorSpec([None], tf.float32),
-                                      tf.TensorSpec([None], tf.float32),
-                                      tf.TensorSpec([], tf.float32),
-                                      tf.TensorSpec([], tf.float32)])
-        def fn(class_scores, p_fg, video_scores, alpha_a, alpha_c):
-            return seg_ops.predict_segments(class_scores, p_fg, video_scores,
-                                            alpha_a=alpha_a, alpha_c=alpha_c, top_k=top_k,
-                                            inflate=inflate, max_gap=max_gap)
-        _SEGMENT_FNS[key] = fn
-    return _SEGMENT_FNS[key]
+                                      tf.TensorSpec([None], tf.float32)])
+        def fn(class_scores, p_fg, video_scores):
+            return seg_ops.segments_from_config(class_scores, p_fg, video_scores, cfg)
+        _SEGMENT_FNS[cfg] = fn
+    return _SEGMENT_FNS[cfg]
 
 
 def predict_segments_np(out: VideoOutputs, cfg: SegmentPredictionConfig):
-    """Segment prediction (§3.1) for one video: ``(segments [N,2] snippets, scores, classes)``."""
-    fn = _segment_fn(cfg.top_k, cfg.inflate, cfg.max_gap)
-    seg, score, cls = fn(tf.constant(out.class_scores, tf.float32),
-                         tf.constant(out.p_fg, tf.float32),
-                         tf.constant(out.video_scores, tf.float32),
-                         tf.constant(cfg.alpha_a, tf.float32),
-                         tf.constant(cfg.alpha_c, tf.float32))
+    """Segment prediction (§3.1, or ``cfg.method``) for one video:
+    ``(segments [N,2] snippets, scores, classes)``."""
+    seg, score, cls = _segment_fn(cfg)(tf.constant(out.class_scores, tf.float32),
+                                       tf.constant(out.p_fg, tf.float32),
+                                       tf.constant(out.video_scores, tf.float32))
     return seg.numpy(), score.numpy(), cls.numpy()
 
 

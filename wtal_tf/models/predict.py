@@ -23,7 +23,7 @@ def predict_run(run_dir, source: DataSource, split: str = "test", *, out=None,
         if out is not None:
             write_detections(out, dets, extra={"run_dir": str(run_dir), "split": split})
         return dets
-    if cfg.method in ("cas", "refineloc"):
+    if cfg.method in ("cas", "refineloc", "supervised"):
         from wtal_tf.models.inference import cas_outputs, outputs_to_detections
         from wtal_tf.training.cas_trainer import load_cas_model
 

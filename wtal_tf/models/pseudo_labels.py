@@ -151,7 +151,8 @@ def generate(name: str, outputs: Mapping, *, video_ids, test_ids, seed: int,
              foreground_ratio: float | None = None,
              detections: Detections | None = None,
              stride_of: Callable[[str, int], float] | None = None,
-             lengths: Mapping[str, int] | None = None, iteration: int = 0) -> PseudoLabels:
+             lengths: Mapping[str, int] | None = None, iteration: int = 0,
+             form: str = "threshold") -> PseudoLabels:
     """Pseudo labels of ``video_ids`` from a model's outputs (or a detections file).
 
     Args:
@@ -167,6 +168,9 @@ def generate(name: str, outputs: Mapping, *, video_ids, test_ids, seed: int,
             detections (seconds), e.g. AutoLoc's, instead of our segments.
         stride_of: ``(video_id, T) -> seconds per snippet`` (for detections).
         lengths: ``video_id -> T`` when ``outputs`` does not give it.
+        form: ``"threshold"`` (generators 3 and 4 threshold max C̄ / p_fg) or
+            ``"segments"`` (NOTES, the release: they are the segment pipeline
+            of ``segment_cfg`` with alpha_A resp. alpha_C switched off).
     """
     from wtal_tf.models.inference import predict_segments_np
 
@@ -185,6 +189,11 @@ def generate(name: str, outputs: Mapping, *, video_ids, test_ids, seed: int,
             lab = uniform_random(t_len, rng)
         elif name == "distribution_aware":
             lab = distribution_aware(t_len, rng, foreground_ratio)
+        elif name in ("class_activation", "attention") and form == "segments":
+            # alpha_A = 1 keeps every snippet (the code's p_fg > 0); alpha_C = 0 likewise
+            off = ({"alpha_a": 1.0} if name == "class_activation" else {"alpha_c": 0.0})
+            seg, _, _ = predict_segments_np(out, dataclasses.replace(segment_cfg, **off))
+            lab = from_segments(t_len, seg)
         elif name == "class_activation":
             lab = class_activation(out.class_scores, class_threshold)
         elif name == "attention":
@@ -199,7 +208,7 @@ def generate(name: str, outputs: Mapping, *, video_ids, test_ids, seed: int,
             lab = from_segments(t_len, seg)
         labels[vid] = lab
         samples[vid] = sample_mask(t_len, sample_fraction, rng)
-    meta = {"generator": name, "iteration": iteration, "seed": seed,
+    meta = {"generator": name, "form": form, "iteration": iteration, "seed": seed,
             "sample_fraction": sample_fraction,
             "weakly_supervised": name not in NOT_WEAKLY_SUPERVISED,
             "from_detections": detections is not None}

@@ -85,7 +85,7 @@ def make_pseudo_labels(cfg: ExperimentConfig, source: DataSource, model, eta: in
         class_threshold=r.class_threshold, attention_threshold=r.attention_threshold,
         foreground_ratio=r.foreground_ratio, detections=detections,
         stride_of=lambda vid, t: seconds_per_snippet(source.annotation(vid), t),
-        lengths=lengths, iteration=eta + 1)
+        lengths=lengths, iteration=eta + 1, form=r.generator_form)
 
 
 def train_iteration(cfg: ExperimentConfig, source: DataSource, run_dir, eta: int, seed: int,

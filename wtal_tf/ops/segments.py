@@ -41,7 +41,7 @@ def segment_means(values: tf.Tensor, starts: tf.Tensor, ends: tf.Tensor) -> tf.T
 
 def predict_segments(class_scores: tf.Tensor, p_fg: tf.Tensor, video_scores: tf.Tensor, *,
                      alpha_a: float, alpha_c: float, top_k: int, inflate: int = 2,
-                     max_gap: int = 1):
+                     max_gap: int = 1, dilation: int = 0, extra_end: int = 0):
     """RefineLoc's action segment prediction module for one video (§3.1).
 
     Drop snippets whose background probability ``1 - p_fg`` exceeds
@@ -50,6 +50,11 @@ def predict_segments(class_scores: tf.Tensor, p_fg: tf.Tensor, video_scores: tf.
     ``max_gap`` dropped snippets; score = mean over the segment of
     ``(p_fg + C̄_n)`` + ŷ_n (eq. 3 with p_fg for Ā^time, see the model docs);
     inflate by ``inflate`` snippets each side, clamped to the video.
+
+    The released code's variant (NOTES): a 3-wide binary dilation bridges
+    gaps of 2 and widens each run by 1 before it is scored (``max_gap=2,
+    dilation=1``); its pseudo labels gain one more snippet at the end from a
+    seconds -> snippet round trip (``extra_end=1``).
 
     Args:
         class_scores: ``[T, K]`` softmax class scores C̄.
@@ -68,9 +73,11 @@ def predict_segments(class_scores: tf.Tensor, p_fg: tf.Tensor, video_scores: tf.
     def one_class(c):
         scores_c = class_scores[:, c]
         starts, ends = mask_to_runs(keep_fg & (scores_c >= alpha_c), max_gap)
+        starts = tf.maximum(starts - dilation, 0)
+        ends = tf.minimum(ends + dilation, t_len - 1)
         score = segment_means(p_fg + scores_c, starts, ends) + video_scores[c]
         x1 = tf.maximum(starts - inflate, 0)
-        x2 = tf.minimum(ends + inflate, t_len - 1)
+        x2 = tf.minimum(ends + inflate + extra_end, t_len - 1)
         seg = tf.cast(tf.stack([x1, x2], axis=1), tf.float32)
         return seg, score, tf.fill(tf.shape(starts), c)
 
@@ -85,3 +92,94 @@ def predict_segments(class_scores: tf.Tensor, p_fg: tf.Tensor, video_scores: tf.
     return (tf.reshape(tf.concat(segs, 0), [-1, 2]), tf.concat(scores, 0),
             tf.cast(tf.concat(classes, 0), tf.int32))
 
+
+
+def contrast_scores(signal: tf.Tensor, starts: tf.Tensor, ends: tf.Tensor,
+                    inflation: float = 0.25) -> tf.Tensor:
+    """Outer-inner contrast of each inclusive run: mean inside - mean of the outer
+    area, each side ``max(inflation * length, 1)`` snippets, clipped to the video
+    (AutoLoc's OIC with the sign flipped; a run filling the video has contrast
+    = its inner mean).
+    """
+    t_len = tf.shape(signal)[0]
+    c = tf.concat([[0.0], tf.cumsum(tf.cast(signal, tf.float32))], axis=0)
+    length = tf.cast(ends - starts + 1, tf.float32)
+    side = tf.cast(tf.maximum(tf.round(inflation * length), 1.0), tf.int32)
+    o1 = tf.maximum(starts - side, 0)
+    o2 = tf.minimum(ends + side, t_len - 1)
+    inner = tf.gather(c, ends + 1) - tf.gather(c, starts)
+    outer = tf.gather(c, o2 + 1) - tf.gather(c, o1) - inner
+    n_out = tf.cast(o2 - o1 + 1, tf.float32) - length
+    outer_mean = tf.where(n_out > 0, outer / tf.maximum(n_out, 1.0), 0.0)
+    return inner / length - outer_mean
+
+
+def multi_threshold_segments(class_scores: tf.Tensor, p_fg: tf.Tensor, video_scores: tf.Tensor,
+                             *, top_k: int, num_thresholds: int = 10, nms_iou: float = 0.5,
+                             inflation: float = 0.25, max_gap: int = 0):
+    """Proposals at many thresholds, scored by outer-inner contrast, class-wise NMS.
+
+    Beyond both papers (as later WTAL methods do): the fixed ``alpha_A`` /
+    ``alpha_C`` of RefineLoc's segment prediction depend on the CAS's absolute
+    scale, which moves with the data and the training.  Here, for each of the
+    ``top_k`` classes of ŷ, the signal ``s_t = C̄_t,c · p_fg_t`` is
+    thresholded at ``num_thresholds`` levels evenly spaced between its minimum
+    and maximum over the video (scale-free); every run at every level is a
+    proposal, scored by its outer-inner contrast of ``s`` plus ŷ_c, and
+    proposals of a class are merged by NMS at ``nms_iou``.
+
+    Returns:
+        like :func:`predict_segments` (no inflation: the levels give loose
+        and tight proposals, the contrast picks).
+    """
+    k = tf.minimum(top_k, tf.shape(video_scores)[0])
+    top = tf.math.top_k(video_scores, k=k).indices
+
+    def one_class(c):
+        signal = class_scores[:, c] * p_fg
+        lo, hi = tf.reduce_min(signal), tf.reduce_max(signal)
+        starts, ends = [], []
+        for j in range(1, num_thresholds + 1):  # static: a config value
+            level = lo + (hi - lo) * (j / (num_thresholds + 1.0))
+            s, e = mask_to_runs(signal > level, max_gap)
+            starts.append(s)
+            ends.append(e)
+        starts, ends = tf.concat(starts, 0), tf.concat(ends, 0)
+        score = contrast_scores(signal, starts, ends, inflation) + video_scores[c]
+        s_f, e_f = tf.cast(starts, tf.float32), tf.cast(ends, tf.float32)
+        idx = tf.image.non_max_suppression(
+            _boxes(s_f, e_f + 1.0), score, max_output_size=tf.maximum(tf.size(score), 1),
+            iou_threshold=nms_iou)
+        seg = tf.stack([tf.gather(s_f, idx), tf.gather(e_f, idx)], axis=1)
+        return seg, tf.gather(score, idx), tf.fill(tf.shape(idx), c)
+
+    segs, scores, classes = [], [], []
+    for i in range(top_k):
+        seg, score, cls = tf.cond(
+            i < k, lambda i=i: one_class(top[i]),
+            lambda: (tf.zeros([0, 2]), tf.zeros([0]), tf.zeros([0], tf.int32)))
+        segs.append(seg)
+        scores.append(score)
+        classes.append(cls)
+    return (tf.reshape(tf.concat(segs, 0), [-1, 2]), tf.concat(scores, 0),
+            tf.cast(tf.concat(classes, 0), tf.int32))
+
+
+def _boxes(starts, ends):
+    from wtal_tf.ops.nms import segments_to_boxes
+
+    return segments_to_boxes(starts, ends)
+
+
+def segments_from_config(class_scores, p_fg, video_scores, cfg):
+    """The configured segment prediction (``cfg``: a ``SegmentPredictionConfig``)."""
+    if cfg.method == "multi_threshold":
+        return multi_threshold_segments(class_scores, p_fg, video_scores, top_k=cfg.top_k,
+                                        num_thresholds=cfg.num_thresholds,
+                                        nms_iou=cfg.nms_iou, max_gap=0)
+    if cfg.method != "fixed":
+        raise ValueError(f"unknown segment prediction method {cfg.method!r}")
+    return predict_segments(class_scores, p_fg, video_scores, alpha_a=cfg.alpha_a,
+                            alpha_c=cfg.alpha_c, top_k=cfg.top_k, inflate=cfg.inflate,
+                            max_gap=cfg.max_gap, dilation=cfg.dilation,
+                            extra_end=cfg.extra_end)

@@ -10,13 +10,14 @@ import time
 from pathlib import Path
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from wtal_tf import io_utils
 from wtal_tf.configs import ExperimentConfig
 from wtal_tf.data import pipeline
 from wtal_tf.data.source import DataSource
-from wtal_tf.models.cas_model import CasModel
+from wtal_tf.models.cas_model import CasModel, SupervisedSnippetModel
 from wtal_tf.training import callbacks as cb
 from wtal_tf.training import resume as resume_lib
 from wtal_tf.training import run_dir as rd
@@ -25,12 +26,43 @@ WEIGHTS = "model.weights.h5"
 
 
 def build_cas_model(cfg: ExperimentConfig, num_classes: int, feature_dim: int,
-                    beta: float = 0.0) -> CasModel:
-    model = CasModel(num_classes, num_layers=cfg.model.num_layers,
-                     attention=cfg.model.attention, video_loss=cfg.model.video_loss,
-                     beta=beta, length_buckets_per_octave=cfg.train.length_buckets_per_octave)
+                    beta: float = 0.0, pseudo_bg_fraction: float | None = None) -> CasModel:
+    """The CAS model of ``cfg`` (the supervised reference for ``method="supervised"``)."""
+    common = dict(num_layers=cfg.model.num_layers, video_loss=cfg.model.video_loss,
+                  length_buckets_per_octave=cfg.train.length_buckets_per_octave,
+                  input_stream=cfg.model.input_stream)
+    if cfg.method == "supervised":
+        model = SupervisedSnippetModel(num_classes, **common)
+    else:
+        model = CasModel(num_classes, attention=cfg.model.attention, beta=beta,
+                         pseudo_weighting=cfg.refine.pseudo_weighting,
+                         pseudo_bg_fraction=pseudo_bg_fraction, **common)
     model({"features": tf.zeros((1, 1, feature_dim)), "mask": tf.ones((1, 1))})
     return model
+
+
+def snippet_label_extras(source: DataSource):
+    """Per-snippet ground-truth classes (``0..K``, K = background) as pipeline extras.
+
+    Temporal annotations: only the fully supervised reference reads them.
+    Where instances of two classes overlap, the later-listed one labels the
+    snippet (THUMOS'14 has a few such overlaps).
+    """
+    from wtal_tf.data.video import seconds_per_snippet, segments_to_mask
+
+    background = len(source.classes)
+
+    def labels(vid):
+        ann = source.annotation(vid)
+        t_len = source.num_snippets(vid)
+        per_class = segments_to_mask(ann.segments, t_len, seconds_per_snippet(ann, t_len),
+                                     source.classes)
+        out = np.full(t_len, background, np.float32)
+        for k in range(len(source.classes)):
+            out[per_class[:, k]] = k
+        return out
+
+    return {"snippet_labels": labels}, {"snippet_labels": tf.TensorSpec([None], tf.float32)}
 
 
 def keras_verbosity(progress: bool) -> int:
@@ -67,8 +99,12 @@ def train_cas(cfg: ExperimentConfig, source: DataSource, run_dir, *, seed: int |
         shutil.rmtree(run_dir / resume_lib.CHECKPOINT, ignore_errors=True)
         rd.write_run(run_dir, cfg, source.to_dict(), seed=seed, epochs=epochs, beta=beta)
     extras = specs = None
+    bg_fraction = None
     if pseudo is not None:
         extras, specs = pseudo.as_extras()
+        bg_fraction = 1.0 - pseudo.foreground_ratio()  # over all training pseudo labels
+    elif cfg.method == "supervised":
+        extras, specs = snippet_label_extras(source)
 
     # Under a mirrored strategy every replica must get an equal share of each
     # batch: training drops the last partial batch, validation runs one video
@@ -90,10 +126,11 @@ def train_cas(cfg: ExperimentConfig, source: DataSource, run_dir, *, seed: int |
                            batch if replicas == 1 else replicas)
     if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         return _train_cas_multiworker(cfg, source, run_dir, strategy, seed, epochs, beta,
-                                      extras, specs, progress)
+                                      extras, specs, progress, bg_fraction)
     scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
     with scope:
-        model = build_cas_model(cfg, len(source.classes), source.feature_dim, beta)
+        model = build_cas_model(cfg, len(source.classes), source.feature_dim, beta,
+                                bg_fraction)
         model.compile(optimizer=keras.optimizers.Adam(cfg.train.learning_rate))
         model.optimizer.build(model.trainable_variables)
     start_epoch = resume_lib.apply_state(model, model.trainable_variables, state) if state else 0
@@ -131,7 +168,7 @@ def train_cas(cfg: ExperimentConfig, source: DataSource, run_dir, *, seed: int |
 
 
 def _train_cas_multiworker(cfg, source, run_dir, strategy, seed, epochs, beta, extras, specs,
-                           progress):
+                           progress, bg_fraction=None):
     """The CAS model on MultiWorkerMirroredStrategy: a custom loop; each replica takes
     its share of every global batch of ``cfg.train.batch_size`` videos."""
     from wtal_tf.training import distribute
@@ -140,7 +177,8 @@ def _train_cas_multiworker(cfg, source, run_dir, strategy, seed, epochs, beta, e
     n = len(source.video_ids("train"))
     per_replica = max(1, min(cfg.train.batch_size, n) // replicas)
     with strategy.scope():
-        model = build_cas_model(cfg, len(source.classes), source.feature_dim, beta)
+        model = build_cas_model(cfg, len(source.classes), source.feature_dim, beta,
+                                bg_fraction)
         optimizer = keras.optimizers.Adam(cfg.train.learning_rate)
         optimizer.build(model.trainable_variables)
     steps = max(1, n // (per_replica * replicas))
@@ -173,6 +211,8 @@ def _to_inputs(element):
     if "pseudo_labels" in element:
         x["pseudo_labels"] = element["pseudo_labels"]
         x["pseudo_weights"] = element["pseudo_weights"] * element["mask"]
+    if "snippet_labels" in element:
+        x["snippet_labels"] = element["snippet_labels"]
     return x, element["labels"]
 
 

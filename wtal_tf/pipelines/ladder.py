@@ -1,0 +1,142 @@
+"""``wtal ablate ladder``: every method beside its baselines and a supervised upper bound.
+
+One rung of the difficulty ladder (a dataset root) per call; per seed:
+
+* the fully supervised reference (snippet classifier on temporal labels),
+* RefineLoc's base CAS model (iteration 0) with RefineLoc's segment prediction
+  and with the multi-threshold post-processing,
+* CAS thresholding (AutoLoc §5.4's UntrimmedNet-style baseline),
+* AutoLoc on that CAS model, paper preset, detected with each kind of
+  test-time BatchNorm statistics (the same trained weights), and the
+  release preset,
+* RefineLoc's iterations, paper and release presets (the release trains its
+  own base model, with the release's head and input stream).
+
+The test split is used for reporting only: nothing here is selected on it.
+Each row also records the CAS model's test video top-1 accuracy (the
+acceptance conditions depend on it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+from wtal_tf import io_utils
+from wtal_tf.configs import get_config
+from wtal_tf.data.source import DataSource
+from wtal_tf.pipelines.reporting import SeedTable
+
+BN_MODES = ("keras", "population", "video_average", "video")
+
+
+class _Result:
+    """A list of mAPs (fractions) as a DetectionResult-like object for SeedTable."""
+
+    def __init__(self, maps):
+        self.mAP = np.asarray(maps, float)
+        self.average_mAP = float(np.mean(self.mAP))
+
+
+def video_top1(outputs) -> float:
+    """Fraction of videos whose top-scored class ŷ is one of their labels."""
+    hits = [bool(o.labels[int(np.argmax(o.video_scores))] > 0) for o in outputs.values()
+            if o.labels.sum() > 0]
+    return float(np.mean(hits)) if hits else float("nan")
+
+
+def run_ladder(dataset: str, source: DataSource, out, *, seeds=(0, 1, 2),
+               progress: bool = False, command: str = "", epochs: int | None = None,
+               iterations: int | None = None) -> tuple[SeedTable, dict]:
+    """Runs every method of ``<dataset>_*`` on one rung; writes ``out/ladder.{md,json,png}``.
+
+    ``epochs`` / ``iterations`` override the configs' (smoke tests only).
+    """
+    from wtal_tf.evaluation import evaluate_detections
+    from wtal_tf.models import baselines
+    from wtal_tf.models.autoloc import set_bn_statistics
+    from wtal_tf.models.inference import cas_outputs, outputs_to_detections
+    from wtal_tf.models.refineloc import load_iteration, refine
+    from wtal_tf.training.autoloc_trainer import autoloc_detections, bn_batches, train_autoloc
+    from wtal_tf.training.cas_trainer import train_cas
+
+    out = Path(out)
+    cas_cfg = get_config(f"{dataset}_cas")
+    gt = source.ground_truth("test")
+    table = SeedTable(cas_cfg.tious)
+    extra: dict = {"video_top1": {}, "seeds": list(seeds), "command": command}
+    multi = dataclasses.replace(cas_cfg.test_segments, method="multi_threshold")
+
+    def score(row, dets, seed):
+        r = evaluate_detections(gt, dets, tious=cas_cfg.tious, protocol=cas_cfg.protocol)
+        table.add(row, r)
+        print(f"  seed {seed} {row:<46} mAP@0.5 {100 * r.mAP_at(0.5):5.1f}  "
+              f"avg {100 * r.average_mAP:5.1f}", flush=True)
+
+    def score_outputs(row, outputs, seg_cfg, seed):
+        score(row, outputs_to_detections(outputs, source, seg_cfg), seed)
+
+    for seed in seeds:
+        seed_dir = out / f"seed_{seed}"
+        sup_cfg = get_config(f"{dataset}_supervised")
+        sup = train_cas(sup_cfg, source, seed_dir / "supervised", seed=seed, progress=progress,
+                        epochs=epochs)
+        sup_out = cas_outputs(sup, source, "test")
+        score_outputs("Supervised reference (segment prediction)", sup_out,
+                      sup_cfg.test_segments, seed)
+        score_outputs("Supervised reference (multi-threshold)", sup_out, multi, seed)
+
+        cas = train_cas(cas_cfg, source, seed_dir / "cas", seed=seed, progress=progress,
+                        epochs=epochs)
+        outputs = cas_outputs(cas, source, "test")
+        extra["video_top1"].setdefault("CAS model", []).append(video_top1(outputs))
+        score_outputs("CAS model (segment prediction)", outputs, cas_cfg.test_segments, seed)
+        score_outputs("CAS model (multi-threshold)", outputs, multi, seed)
+
+        al_cfg = get_config(f"{dataset}_autoloc")
+        keras_cfg = al_cfg.replace(autoloc=dataclasses.replace(al_cfg.autoloc,
+                                                               bn_statistics="keras"))
+        autoloc = train_autoloc(keras_cfg, source, seed_dir / "cas", seed_dir / "autoloc",
+                                seed=seed, progress=progress, cas_model=cas)
+        score("CAS thresholding", baselines.cas_thresholding(
+            autoloc, source, "test", al_cfg.autoloc.baseline_threshold), seed)
+        for mode in BN_MODES:  # the same trained weights, each kind of statistics
+            set_bn_statistics(autoloc, mode, bn_batches(
+                source, al_cfg.autoloc.length_buckets_per_octave))
+            default = " = default" if mode == al_cfg.autoloc.bn_statistics else ""
+            score(f"AutoLoc paper preset (BN: {mode}{default})",
+                  autoloc_detections(autoloc, source, "test"), seed)
+        rel_cfg = get_config(f"{dataset}_autoloc_release")
+        release = train_autoloc(rel_cfg, source, seed_dir / "cas", seed_dir / "autoloc_release",
+                                seed=seed, progress=progress, cas_model=cas)
+        score("AutoLoc release preset", autoloc_detections(release, source, "test"), seed)
+
+        for preset in ("", "_release"):
+            cfg = get_config(f"{dataset}_refineloc{preset}")
+            name = "RefineLoc " + ("release" if preset else "paper") + " preset"
+            results = refine(cfg, source, seed_dir / f"refineloc{preset}", seed=seed,
+                             base_model=None if preset else cas, progress=progress,
+                             epochs=epochs, iterations=iterations)
+            for res in results:
+                table.add(f"{name}, iteration {res.iteration}", _Result(res.test_mAP))
+                print(f"  seed {seed} {name}, iteration {res.iteration:<11} "
+                      f"avg {100 * res.test_average_mAP:5.1f}", flush=True)
+            final = load_iteration(seed_dir / f"refineloc{preset}", results[-1].iteration)
+            final_out = cas_outputs(final, source, "test")
+            if preset:
+                base = load_iteration(seed_dir / f"refineloc{preset}", 0)
+                extra["video_top1"].setdefault("RefineLoc release base",
+                                               []).append(video_top1(cas_outputs(
+                                                   base, source, "test")))
+            extra["video_top1"].setdefault(f"{name}, final", []).append(video_top1(final_out))
+            score_outputs(f"{name}, final iteration (multi-threshold)", final_out,
+                          dataclasses.replace(cfg.test_segments, method="multi_threshold"),
+                          seed)
+    title = (f"{source.description}: methods, baselines and the supervised reference "
+             f"({len(seeds)} seeds, mean ± sd)" + (f" — `{command}`" if command else ""))
+    table.save(out / "ladder", title)
+    summary = dict(extra, table=table.to_dict())
+    io_utils.write_json(out / "ladder_extra.json", summary, indent=1)
+    return table, summary
