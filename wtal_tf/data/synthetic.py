@@ -167,11 +167,8 @@ def _place_instances(rng, profile, t_len):
     return spans
 
 
-def generate_video(profile: SyntheticProfile, protos: _Prototypes, seed: int,
-                   subset: str, index: int) -> SyntheticVideo:
-    """Generates one video deterministically from ``(seed, subset, index)``."""
-    rng = np.random.default_rng([seed, _SUBSET_CODES[subset], index])
-    p = profile
+def _draw_layout(rng, p: SyntheticProfile):
+    """A generated video's length, instances and their classes (profile statistics)."""
     t_len = int(rng.integers(p.min_snippets, p.max_snippets + 1))
     main_class = int(rng.integers(p.num_classes))
     classes = [main_class]
@@ -182,8 +179,35 @@ def generate_video(profile: SyntheticProfile, protos: _Prototypes, seed: int,
                   for _ in spans]
     if len(classes) == 2 and classes[1] not in inst_class and len(spans) > 1:
         inst_class[-1] = classes[1]
-    classes = sorted(set(inst_class))
+    return t_len, spans, inst_class
 
+
+def generate_video(profile: SyntheticProfile, protos: _Prototypes, seed: int,
+                   subset: str, index: int) -> SyntheticVideo:
+    """Generates one video deterministically from ``(seed, subset, index)``."""
+    rng = np.random.default_rng([seed, _SUBSET_CODES[subset], index])
+    t_len, spans, inst_class = _draw_layout(rng, profile)
+    stride = profile.seconds_per_snippet
+    names = class_names(profile)
+    segments = [Segment(x1 * stride, (x2 + 1) * stride, names[k])
+                for (x1, x2), k in zip(spans, inst_class)]
+    ann = VideoAnnotation(video_id(subset, index), subset, t_len * stride, segments)
+    return _render(rng, profile, protos, ann, t_len, spans, inst_class,
+                   sorted(set(inst_class)))
+
+
+def _render(rng, p: SyntheticProfile, protos: _Prototypes, ann: VideoAnnotation,
+            t_len: int, spans, inst_class, classes) -> SyntheticVideo:
+    """Features of a video whose instances are laid out: context, dips, bursts,
+    scene appearance and noise.
+
+    Args:
+        spans: ``[(x1, x2)]`` inclusive snippet spans inside ``[0, t_len)``;
+            they may overlap or touch (real timelines): the class evidence is
+            then their union.
+        inst_class: the class index of each span.
+        classes: the video's class indices (its scene resembles them).
+    """
     da, dm = p.appearance_dim, p.motion_dim
     evidence = np.zeros((t_len, p.num_classes))       # motion signal per class
     app_weight = np.zeros((t_len, p.num_classes))     # appearance signal per class
@@ -195,13 +219,16 @@ def generate_video(profile: SyntheticProfile, protos: _Prototypes, seed: int,
         app_weight[:, k] += p.scene_class_similarity / len(classes)
     for (x1, x2), k in zip(spans, inst_class):
         foreground[x1:x2 + 1] = True
-        evidence[x1:x2 + 1, k] = p.action_motion
+        inst = np.full(x2 - x1 + 1, p.action_motion)
         app_weight[x1:x2 + 1, k] = p.action_appearance
         if rng.random() < p.dip_probability and x2 - x1 >= 3:
             n = int(rng.integers(1, p.dip_max_snippets + 1))
             n = min(n, x2 - x1 - 1)
             start = int(rng.integers(x1 + 1, x2 - n + 1))
-            evidence[start:start + n, k] *= rng.uniform(*p.dip_strength)
+            inst[start - x1:start - x1 + n] *= rng.uniform(*p.dip_strength)
+        # union with overlapping instances of the same class (a dip in one
+        # instance does not remove another's evidence)
+        evidence[x1:x2 + 1, k] = np.maximum(evidence[x1:x2 + 1, k], inst)
         for lo, hi in ((x1 - int(rng.integers(1, p.context_max_snippets + 1)), x1 - 1),
                        (x2 + 1, x2 + int(rng.integers(1, p.context_max_snippets + 1)))):
             lo, hi = max(lo, 0), min(hi, t_len - 1)
@@ -231,10 +258,6 @@ def generate_video(profile: SyntheticProfile, protos: _Prototypes, seed: int,
     motion_level = evidence.max(axis=1, keepdims=True)
     motion = evidence @ protos.motion + p.generic_motion * motion_level * protos.generic
     feats = np.concatenate([appearance, motion], axis=1) + p.noise_sd * noise
-    stride = p.seconds_per_snippet
-    segments = [Segment(x1 * stride, (x2 + 1) * stride, f"class_{k:03d}")
-                for (x1, x2), k in zip(spans, inst_class)]
-    ann = VideoAnnotation(video_id(subset, index), subset, t_len * stride, segments)
     return SyntheticVideo(ann, feats.astype(np.float32), evidence,
                           foreground, context, burst)
 
