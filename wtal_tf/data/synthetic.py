@@ -289,17 +289,23 @@ KNOBS = ("noise_sd", "scene_class_similarity", "action_motion", "generic_motion"
 
 #: Difficulty rungs: knob values applied over a profile's own.  ``default``
 #: is the profile as documented above.  ``hard`` is harder in three ways at
-#: once (calibrated so that the CAS model's test video-level top-1 is about
-#: 0.8-0.95 instead of 1.0 on the THUMOS profile, seed 0: README "Difficulty
-#: ladder"):
-#:   * more noise: the class signal is no longer clean in every snippet;
+#: once:
+#:   * noise sd 0.6 instead of 0.09 (per dimension, where a unit class
+#:     prototype has ~0.09 per dimension): a snippet's class is no longer
+#:     readable from it alone;
 #:   * the scene looks more like the video's class in appearance (0.9 of an
-#:     action's appearance), so appearance alone hardly tells an action from
-#:     its background and context: localization must use motion;
-#:   * weaker class-specific motion, so the class rests on weaker evidence.
+#:     action's appearance instead of 0.6), so appearance alone hardly tells
+#:     an action from its background and context: localization must use
+#:     motion;
+#:   * class-specific motion 0.5 instead of 1.0 (the generic motion, relative
+#:     to it, stays 0.5), so the class rests on weaker evidence.
+#: The noise was calibrated on the CAS model's test video-level top-1
+#: (``synthetic_thumos_cas``, THUMOS profile, seed 0, ``benchmarks/ladder_top1.py``):
+#: noise 0.5 -> 0.95, 0.6 -> 0.90, 0.7 -> 0.80, 1.0 -> 0.58; the default
+#: rung gives 1.00.  0.6 sits in the middle of the 0.8-0.95 we aimed at.
 RUNGS: dict[str, dict[str, float]] = {
     "default": {},
-    "hard": {"noise_sd": 0.5, "scene_class_similarity": 0.9, "action_motion": 0.5,
+    "hard": {"noise_sd": 0.6, "scene_class_similarity": 0.9, "action_motion": 0.5,
              "generic_motion": 0.5},
 }
 
