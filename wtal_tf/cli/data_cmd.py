@@ -61,8 +61,10 @@ def register(sub):
     p.add_argument("--dim", type=int, default=256,
                    help="feature size D (half appearance, half motion); 2048 = the "
                         "papers' two-stream size")
-    p.add_argument("--min-snippets", type=int, help="shortest video (profile default)")
-    p.add_argument("--max-snippets", type=int, help="longest video (profile default)")
+    p.add_argument("--min-snippets", type=int,
+                   help="shortest video (profile default; ignored with --timeline)")
+    p.add_argument("--max-snippets", type=int,
+                   help="longest video (profile default; ignored with --timeline)")
     g = p.add_argument_group("difficulty (README 'Difficulty ladder')")
     g.add_argument("--rung", default="default",
                    help="named knob combination: default or hard")
@@ -74,7 +76,8 @@ def register(sub):
     g.add_argument("--motion", type=float, dest="action_motion", metavar="X",
                    help="class-specific motion amplitude; lower = harder")
     g.add_argument("--generic-motion", type=float, metavar="X",
-                   help="class-agnostic motion amplitude of every action")
+                   help="class-agnostic motion of every action, relative to its "
+                   "class motion (rung's value by default)")
     g = p.add_argument_group("real timelines")
     g.add_argument("--timeline", help="thumos14 or activitynet12: synthetic "
                    "instances laid on the real videos' annotated timelines")
