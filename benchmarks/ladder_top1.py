@@ -61,8 +61,8 @@ def main(argv=None):
     parser.add_argument("--rungs", nargs="+", default=list(RUNGS), choices=list(RUNGS))
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    print("| rung | synth flags | videos | snippets | CAS config | test video top-1 |")
-    print("|---|---|---|---|---|---|")
+    print("| rung | synth flags | videos | snippets | CAS config | test video top-1 | s |")
+    print("|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.rungs:
             flags, config = RUNGS[name]
@@ -73,9 +73,9 @@ def main(argv=None):
                          "--run-dir", str(run)]) == 0
             top1, n = video_top1(run, root)
             videos, snippets = size(root)
+            seconds = time.perf_counter() - start
             print(f"| {name} | `{' '.join(flags) or '(none)'}` | {videos} | {snippets} | "
-                  f"{config} | {top1:.2f} ({n} videos) |  <!-- {time.perf_counter() - start:.0f} s -->",
-                  flush=True)
+                  f"{config} | {top1:.2f} ({n} videos) | {seconds:.0f} |", flush=True)
 
 
 if __name__ == "__main__":

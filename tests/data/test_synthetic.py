@@ -9,6 +9,7 @@ import pytest
 
 from wtal_tf.cli.main import main
 from wtal_tf.data import interchange, synthetic
+from wtal_tf.data.video import Segment, num_snippets_for_duration, segment_snippets
 from wtal_tf.errors import WtalError
 from wtal_tf.data.splits import HOLDOUT_FRACTION, holdout_score, is_holdout, split_ids
 
@@ -223,16 +224,16 @@ def _timeline_video(spec, timeline, vid):
         timeline.classes)
 
 
-def test_instance_snippets_by_hand():
+def test_segment_snippets_by_hand():
     # snippet t is in when its centre (t + 0.5) * 0.5 s lies in [start, end)
-    assert synthetic.instance_snippets(0.2, 1.1, 0.5, 68) == (0, 1)
-    assert synthetic.instance_snippets(1.0, 1.5, 0.5, 68) == (2, 2)
-    assert synthetic.instance_snippets(11.4, 12.2, 0.5, 68) == (23, 23)
-    assert synthetic.instance_snippets(11.5, 11.6, 0.5, 68) == (23, 23)  # < 1 snippet
-    assert synthetic.instance_snippets(30.0, 40.0, 0.5, 68) == (60, 67)  # clipped
-    assert synthetic.instance_snippets(40.0, 41.0, 0.5, 68) is None      # past the end
-    assert synthetic.timeline_num_snippets(100.0, 0.5) == 200
-    assert synthetic.timeline_num_snippets(0.1, 1.28) == 1
+    assert segment_snippets(0.2, 1.1, 0.5, 68) == (0, 1)
+    assert segment_snippets(1.0, 1.5, 0.5, 68) == (2, 2)
+    assert segment_snippets(11.4, 12.2, 0.5, 68) == (23, 23)
+    assert segment_snippets(11.5, 11.6, 0.5, 68) == (23, 23)  # < 1 snippet
+    assert segment_snippets(30.0, 40.0, 0.5, 68) == (60, 67)  # clipped
+    assert segment_snippets(40.0, 41.0, 0.5, 68) is None      # past the end
+    assert num_snippets_for_duration(100.0, 0.5) == 200
+    assert num_snippets_for_duration(0.1, 1.28) == 1
 
 
 def test_thumos_timeline_video_matches_the_csv(thumos_timeline):
@@ -243,15 +244,17 @@ def test_thumos_timeline_video_matches_the_csv(thumos_timeline):
     ann = v.annotation
     assert ann.subset == "testing" and ann.seconds_per_snippet == 0.5
     assert v.features.shape == (68, 16)                       # ceil(33.826 / 0.5)
-    spans = {5: [(0, 1), (23, 23), (37, 41), (57, 58)],      # 0.2-1.1, 11.4-12.2, 18.6-20.8, 28.3-29.7
-             6: [(2, 2), (42, 44), (61, 62)]}                 # 1.0-1.5, 20.8-22.3, 30.3-31.7
+    # class 5: 0.2-1.1, 11.4-12.2, 18.6-20.8, 28.3-29.7 s; class 6: 1.0-1.5, 20.8-22.3,
+    # 30.3-31.7 s; snippet t is in when (t + 0.5) * 0.5 lies in [start, end)
+    spans = {5: [(0, 1), (23, 23), (37, 41), (57, 58)],
+             6: [(2, 2), (42, 44), (61, 62)]}
     expected_fg = sorted(t for k in spans for a, b in spans[k] for t in range(a, b + 1))
     assert np.flatnonzero(v.foreground).tolist() == expected_fg
     for k, class_spans in spans.items():
         inside = {t for a, b in class_spans for t in range(a, b + 1)}
         evidence_fg = set(np.flatnonzero((v.evidence[:, k] > 0) & v.foreground).tolist())
         assert evidence_fg <= inside and evidence_fg & {a for a, _ in class_spans}
-    assert ann.segments[2] == synthetic.Segment(18.6, 20.8, timeline.classes[5])
+    assert ann.segments[2] == Segment(18.6, 20.8, timeline.classes[5])
     assert ann.labels == (timeline.classes[5], timeline.classes[6])
 
 

@@ -35,14 +35,14 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import math
 import os
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 
-from wtal_tf.data.video import Segment, VideoAnnotation
+from wtal_tf.data.video import (Segment, VideoAnnotation, num_snippets_for_duration,
+                                segment_snippets)
 from wtal_tf.errors import WtalError
 
 #: Bump when the generator or the default changes: every README table is then
@@ -549,29 +549,6 @@ def load_timeline(spec: SyntheticSpec) -> Timeline:
     return Timeline(classes, kept, dropped, excluded)
 
 
-def timeline_num_snippets(duration: float, stride: float) -> int:
-    """``T = ceil(duration / stride)``, at least 1 (rounded to 1e-6 first so
-    that 100.0 / 0.5 is 200, not 201 by a float's last bit)."""
-    return max(1, math.ceil(round(duration / stride, 6)))
-
-
-def instance_snippets(start: float, end: float, stride: float, t_len: int):
-    """The snippets ``(x1, x2)`` (inclusive) an instance covers in a ``t_len``-snippet
-    video, or ``None`` when it lies outside the video.
-
-    A snippet belongs to the instance when its centre ``(t + 0.5) * stride``
-    lies in ``[start, end)`` (as :func:`wtal_tf.data.video.segments_to_mask`);
-    an instance shorter than a snippet gets the snippet holding its midpoint.
-    The span is clipped to the video (real segments may run past its end).
-    """
-    x1 = math.ceil(round(start / stride - 0.5, 6))
-    x2 = math.ceil(round(end / stride - 0.5, 6)) - 1
-    if x2 < x1:
-        x1 = x2 = math.floor((start + end) / 2 / stride)
-    x1, x2 = max(x1, 0), min(x2, t_len - 1)
-    return (x1, x2) if x1 <= x2 else None
-
-
 def _id_key(video: str) -> int:
     """A stable integer from a video id (seeds its generator; ``hash`` is salted)."""
     return int(hashlib.sha256(video.encode()).hexdigest()[:15], 16)
@@ -589,11 +566,11 @@ def generate_timeline_video(profile: SyntheticProfile, protos: _Prototypes, seed
     """
     rng = np.random.default_rng([seed, _SUBSET_CODES[ann.subset], _id_key(ann.video_id)])
     stride = ann.seconds_per_snippet
-    t_len = timeline_num_snippets(ann.duration, stride)
+    t_len = num_snippets_for_duration(ann.duration, stride)
     index = {c: i for i, c in enumerate(classes)}
     spans, inst_class = [], []
     for s in ann.segments:
-        span = instance_snippets(s.start, s.end, stride, t_len)
+        span = segment_snippets(s.start, s.end, stride, t_len)
         if span is not None:
             spans.append(span)
             inst_class.append(index[s.label])
