@@ -1,6 +1,6 @@
 """The difficulty ladder's rungs: size and the CAS model's test video-level top-1.
 
-    python -m benchmarks.ladder_top1 [--rungs default hard thumos14_hard anet12_hard]
+    python -m benchmarks.ladder_top1 [--rungs default hard thumos14_hard anet12_20_hard]
 
 Builds each rung with ``wtal data synth`` (seed 0), trains ``wtal train cas``
 with its synthetic config (50 epochs), and prints a Markdown table: videos per
@@ -29,6 +29,8 @@ RUNGS = {
     "anet12_20": (["--timeline", "activitynet12", "--classes", "20"], "synthetic_anet_cas"),
     "anet12_20_hard": (["--timeline", "activitynet12", "--classes", "20", "--rung", "hard"],
                        "synthetic_anet_cas"),
+    "anet12_20_hard_noise08": (["--timeline", "activitynet12", "--classes", "20", "--rung",
+                                "hard", "--noise", "0.8"], "synthetic_anet_cas"),
 }
 
 
