@@ -47,11 +47,18 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         self._use_beam = use_beam
         super().__init__(**kwargs)
 
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": f"Generator version {synthetic.SYNTHETIC_VERSION}."}
+    VERSION = tfds.core.Version("1.1.0")
+    RELEASE_NOTES = {
+        "1.0.0": "Generator version 1.0.0.",
+        "1.1.0": "Generator version 1.1.0: config thumos_hard (the 'hard' rung of the "
+                 "difficulty ladder); the other configs' features are unchanged.",
+    }
     BUILDER_CONFIGS = [
         _config("thumos", synthetic.DEFAULT_SPEC,
                 "The default: THUMOS'14-like, D=256, 150 training / 100 test videos."),
+        _config("thumos_hard", synthetic.SyntheticSpec(rung="hard"),
+                "The default's videos one rung harder (more noise, class-telling "
+                "scenes, weaker class motion): wtal data synth --rung hard."),
         _config("anet", synthetic.SyntheticSpec(profile="anet"),
                 "ActivityNet-1.2-like: 1-2 long instances, 100 classes, D=256."),
         _config("thumos_tiny", synthetic.SyntheticSpec(num_train=10, num_test=4,

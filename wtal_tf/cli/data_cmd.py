@@ -50,15 +50,44 @@ def register(sub):
 
     p = dsub.add_parser("synth", help="generate the synthetic dataset (interchange root)")
     p.add_argument("root")
-    p.add_argument("--profile", choices=("thumos", "anet"), default="thumos")
+    p.add_argument("--profile", choices=("thumos", "anet"),
+                   help="generated videos' statistics (default thumos; with "
+                        "--timeline, the timeline's own)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--train-videos", type=int, default=150)
-    p.add_argument("--test-videos", type=int, default=100)
+    p.add_argument("--train-videos", type=int,
+                   help="generated training videos (default 150; ignored with --timeline)")
+    p.add_argument("--test-videos", type=int,
+                   help="generated test videos (default 100; ignored with --timeline)")
     p.add_argument("--dim", type=int, default=256,
                    help="feature size D (half appearance, half motion); 2048 = the "
                         "papers' two-stream size")
-    p.add_argument("--min-snippets", type=int, help="shortest video (profile default)")
-    p.add_argument("--max-snippets", type=int, help="longest video (profile default)")
+    p.add_argument("--min-snippets", type=int,
+                   help="shortest video (profile default; ignored with --timeline)")
+    p.add_argument("--max-snippets", type=int,
+                   help="longest video (profile default; ignored with --timeline)")
+    g = p.add_argument_group("difficulty (README 'Difficulty ladder')")
+    g.add_argument("--rung", default="default",
+                   help="named knob combination: default or hard")
+    g.add_argument("--noise", type=float, dest="noise_sd", metavar="SD",
+                   help="per-dimension feature noise sd (rung's value by default)")
+    g.add_argument("--scene-similarity", type=float, dest="scene_class_similarity",
+                   metavar="X", help="how strongly every snippet's appearance tells "
+                   "the video's class (rung's value by default)")
+    g.add_argument("--motion", type=float, dest="action_motion", metavar="X",
+                   help="class-specific motion amplitude; lower = harder")
+    g.add_argument("--generic-motion", type=float, metavar="X",
+                   help="class-agnostic motion of every action, relative to its "
+                   "class motion (rung's value by default)")
+    g = p.add_argument_group("real timelines")
+    g.add_argument("--timeline", help="thumos14 or activitynet12: synthetic "
+                   "instances laid on the real videos' annotated timelines")
+    g.add_argument("--timeline-dir", help="folder holding thumos14/ and "
+                   "activitynet12/ CSVs (default $WTAL_TIMELINE_DIR, else "
+                   "../shared/data)")
+    g.add_argument("--classes", type=int, metavar="N", help="keep only the videos "
+                   "all of whose labels are among the first N classes")
+    g.add_argument("--seconds-per-snippet", type=float, metavar="S",
+                   help="snippet stride (default: thumos14 0.5, activitynet12 1.28)")
     p.set_defaults(handler=cmd_synth)
 
     p = dsub.add_parser("info", help="summarise a dataset root")
@@ -142,18 +171,48 @@ def cmd_convert(args):
 
 
 def cmd_synth(args):
+    import sys
     import time
 
     from wtal_tf.data import synthetic
 
     if args.dim < 2 or args.dim % 2:
         raise WtalError(f"--dim must be an even number >= 2, got {args.dim}")
-    spec = synthetic.SyntheticSpec(profile=args.profile, seed=args.seed,
-                                   num_train=args.train_videos, num_test=args.test_videos,
-                                   feature_dim=args.dim, min_snippets=args.min_snippets,
-                                   max_snippets=args.max_snippets)
+    profile = args.profile or "thumos"
+    if args.timeline in synthetic.TIMELINES:
+        timeline_profile = synthetic.TIMELINES[args.timeline].profile
+        if args.profile not in (None, timeline_profile):
+            raise WtalError(f"--profile {args.profile} conflicts with --timeline "
+                            f"{args.timeline} (its profile is {timeline_profile})")
+        profile = timeline_profile
+        if args.train_videos is not None or args.test_videos is not None:
+            print("note: --train-videos/--test-videos are ignored with --timeline "
+                  "(every real video is kept; use --classes for fewer)", file=sys.stderr)
+    for name in ("train_videos", "test_videos"):
+        if (getattr(args, name) or 0) < 0:
+            raise WtalError(f"--{name.replace('_', '-')} must be >= 0")
+    spec = synthetic.SyntheticSpec(
+        profile=profile, seed=args.seed,
+        num_train=150 if args.train_videos is None else args.train_videos,
+        num_test=100 if args.test_videos is None else args.test_videos,
+        feature_dim=args.dim, min_snippets=args.min_snippets,
+        max_snippets=args.max_snippets, rung=args.rung, noise_sd=args.noise_sd,
+        scene_class_similarity=args.scene_class_similarity,
+        action_motion=args.action_motion, generic_motion=args.generic_motion,
+        timeline=args.timeline, timeline_dir=args.timeline_dir, classes=args.classes,
+        seconds_per_snippet=args.seconds_per_snippet)
+    spec.check()
+    timeline = None
+    if spec.timeline:
+        timeline = synthetic.load_timeline(spec)
+        print(f"timeline {spec.timeline}: {len(timeline.videos)} videos, "
+              f"{len(timeline.classes)} classes; {timeline.excluded_videos} videos left "
+              f"out (labels beyond the first {len(timeline.classes)} classes); "
+              f"{timeline.dropped_segments} segments with end <= start dropped")
+        if not timeline.videos:
+            raise WtalError(f"timeline {spec.timeline}: no video left to write")
     start = time.perf_counter()
-    synthetic.build(args.root, spec)
+    synthetic.build(args.root, spec, timeline=timeline)
     print(f"wrote {args.root}: {spec.version()} in {time.perf_counter() - start:.1f} s")
     return 0
 

@@ -142,6 +142,30 @@ def seconds_to_snippet_span(start, end, stride: float):
     return np.divide(start, stride), np.subtract(np.divide(end, stride), 1.0)
 
 
+def num_snippets_for_duration(duration: float, stride: float) -> int:
+    """``T = ceil(duration / stride)``, at least 1: the snippets that cover a
+    video (the last one may run past its end).  Rounded to 1e-6 first so that
+    100.0 / 0.5 gives 200, not 201 by a float's last bit."""
+    return max(1, math.ceil(round(duration / stride, 6)))
+
+
+def segment_snippets(start: float, end: float, stride: float, num_snippets: int):
+    """The whole snippets ``(x1, x2)`` (inclusive) a segment covers in a video
+    of ``num_snippets``, or ``None`` when it lies outside the video.
+
+    A snippet belongs to the segment when its centre ``(t + 0.5) * stride``
+    lies in ``[start, end)`` (the rule of :func:`segments_to_mask`); a segment
+    shorter than a snippet gets the snippet holding its midpoint.  The span is
+    clipped to the video (real segments may run past its end).
+    """
+    x1 = math.ceil(round(start / stride - 0.5, 6))
+    x2 = math.ceil(round(end / stride - 0.5, 6)) - 1
+    if x2 < x1:
+        x1 = x2 = math.floor((start + end) / 2 / stride)
+    x1, x2 = max(x1, 0), min(x2, num_snippets - 1)
+    return (x1, x2) if x1 <= x2 else None
+
+
 def segments_to_mask(segments: Iterable[Segment], num_snippets: int,
                      stride: float, classes: Sequence[str] | None = None):
     """Snippet-level ground truth: ``[T]`` bool foreground mask, or ``[T, K]``.
