@@ -20,6 +20,7 @@ acceptance conditions depend on it).
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import numpy as np
@@ -69,9 +70,15 @@ def run_ladder(dataset: str, source: DataSource, out, *, seeds=(0, 1, 2),
     extra: dict = {"video_top1": {}, "seeds": list(seeds), "command": command}
     multi = dataclasses.replace(cas_cfg.test_segments, method="multi_threshold")
 
+    rows: dict = {}  # the current seed's rows: name -> mAP per tIoU (fractions)
+
+    def add(row, maps):
+        rows[row] = [float(m) for m in maps]
+        table.add(row, _Result(maps))
+
     def score(row, dets, seed):
         r = evaluate_detections(gt, dets, tious=cas_cfg.tious, protocol=cas_cfg.protocol)
-        table.add(row, r)
+        add(row, r.mAP)
         print(f"  seed {seed} {row:<46} mAP@0.5 {100 * r.mAP_at(0.5):5.1f}  "
               f"avg {100 * r.average_mAP:5.1f}", flush=True)
 
@@ -80,6 +87,16 @@ def run_ladder(dataset: str, source: DataSource, out, *, seeds=(0, 1, 2),
 
     for seed in seeds:
         seed_dir = out / f"seed_{seed}"
+        done = seed_dir / "ladder_rows.json"
+        if done.exists():  # a finished seed of an earlier call: its rows as they were
+            saved = json.loads(done.read_text())
+            for row, maps in saved["rows"].items():
+                table.add(row, _Result(maps))
+            for key, value in saved["video_top1"].items():
+                extra["video_top1"].setdefault(key, []).append(value)
+            continue
+        rows = {}
+        top1: dict = {}
         sup_cfg = get_config(f"{dataset}_supervised")
         sup = train_cas(sup_cfg, source, seed_dir / "supervised", seed=seed, progress=progress,
                         epochs=epochs)
@@ -91,7 +108,7 @@ def run_ladder(dataset: str, source: DataSource, out, *, seeds=(0, 1, 2),
         cas = train_cas(cas_cfg, source, seed_dir / "cas", seed=seed, progress=progress,
                         epochs=epochs)
         outputs = cas_outputs(cas, source, "test")
-        extra["video_top1"].setdefault("CAS model", []).append(video_top1(outputs))
+        top1["CAS model"] = video_top1(outputs)
         score_outputs("CAS model (segment prediction)", outputs, cas_cfg.test_segments, seed)
         score_outputs("CAS model (multi-threshold)", outputs, multi, seed)
 
@@ -120,20 +137,21 @@ def run_ladder(dataset: str, source: DataSource, out, *, seeds=(0, 1, 2),
                              base_model=None if preset else cas, progress=progress,
                              epochs=epochs, iterations=iterations)
             for res in results:
-                table.add(f"{name}, iteration {res.iteration}", _Result(res.test_mAP))
+                add(f"{name}, iteration {res.iteration}", res.test_mAP)
                 print(f"  seed {seed} {name}, iteration {res.iteration:<11} "
                       f"avg {100 * res.test_average_mAP:5.1f}", flush=True)
             final = load_iteration(seed_dir / f"refineloc{preset}", results[-1].iteration)
             final_out = cas_outputs(final, source, "test")
             if preset:
                 base = load_iteration(seed_dir / f"refineloc{preset}", 0)
-                extra["video_top1"].setdefault("RefineLoc release base",
-                                               []).append(video_top1(cas_outputs(
-                                                   base, source, "test")))
-            extra["video_top1"].setdefault(f"{name}, final", []).append(video_top1(final_out))
+                top1["RefineLoc release base"] = video_top1(cas_outputs(base, source, "test"))
+            top1[f"{name}, final"] = video_top1(final_out)
             score_outputs(f"{name}, final iteration (multi-threshold)", final_out,
                           dataclasses.replace(cfg.test_segments, method="multi_threshold"),
                           seed)
+        for key, value in top1.items():
+            extra["video_top1"].setdefault(key, []).append(value)
+        io_utils.write_json(done, {"rows": rows, "video_top1": top1}, indent=1)
     title = (f"{source.description}: methods, baselines and the supervised reference "
              f"({len(seeds)} seeds, mean ± sd)" + (f" — `{command}`" if command else ""))
     table.save(out / "ladder", title)
