@@ -124,13 +124,22 @@ def test_release_pseudo_label_losses_against_numpy(heads, weighting):
         p = _softmax(att)[..., 1]
         ce = -np.log(np.where(g > 0, p, 1 - p))
         cw = np.where(g > 0, w, 1 - w) if weighting == "global" else np.ones_like(g)
-        want = (cw * ce * m).sum() / (cw * m).sum()
     else:
         p = 1 / (1 + np.exp(-att[..., 0]))
         pw = np.sqrt(w) if weighting == "global" else 1.0
         ce = -(pw * g * np.log(p) + (1 - g) * np.log(1 - p))
-        want = (ce * m).sum() / m.sum()
+        cw = np.ones_like(g)
+    # each video's (weighted) mean over its sampled snippets, then over videos
+    want = np.mean([(cw[i] * ce[i] * m[i]).sum() / (cw[i] * m[i]).sum() for i in range(b)])
     np.testing.assert_allclose(got, want, rtol=1e-5)
+    # a video with no sampled snippet contributes 0 (and no NaN)
+    m0 = m.copy()
+    m0[0] = 0
+    got0 = float(cas_ops.pseudo_label_batch_loss(tf.constant(att), tf.constant(g),
+                                                 tf.constant(m0), weighting, w))
+    want0 = np.mean([0.0] + [(cw[i] * ce[i] * m0[i]).sum() / (cw[i] * m0[i]).sum()
+                             for i in range(1, b)])
+    np.testing.assert_allclose(got0, want0, rtol=1e-5)
     # the per-video form is the mean of the per-video losses
     per_video = cas_ops.pseudo_label_loss(tf.constant(att), tf.constant(g), tf.constant(m))
     np.testing.assert_allclose(
@@ -139,11 +148,11 @@ def test_release_pseudo_label_losses_against_numpy(heads, weighting):
         per_video.numpy().mean(), rtol=1e-6)
 
 
-def test_second_half_stream_ignores_the_first_half():
-    model = CasModel(3, input_stream="second_half")
+def test_one_stream_ignores_the_other_half():
+    model = CasModel(3, input_stream="first_half")
     x = np.random.default_rng(1).standard_normal((1, 6, 8)).astype(np.float32)
     y = x.copy()
-    y[..., :4] = 100.0
+    y[..., 4:] = 100.0
     a = model({"features": tf.constant(x)})["cas_logits"].numpy()
     b = model({"features": tf.constant(y)})["cas_logits"].numpy()
     np.testing.assert_allclose(a, b)
@@ -158,7 +167,7 @@ def test_release_presets_follow_notes():
     assert al.autoloc.loss_scale == 0.5 and al.autoloc.bn_statistics == "video_average"
     assert get_config("thumos14_autoloc").autoloc.oic_threshold == -0.3   # the paper's
     th = get_config("thumos14_refineloc_release")
-    assert (th.model.attention, th.model.input_stream) == ("sigmoid1", "second_half")
+    assert (th.model.attention, th.model.input_stream) == ("sigmoid1", "first_half")
     assert (th.refine.beta, th.refine.sample_fraction) == (2.0, 0.7)
     assert (th.train.epochs, th.train.batch_size) == (100, 32)
     assert (th.pseudo_segments.alpha_c, th.pseudo_segments.alpha_a,
@@ -188,3 +197,13 @@ def test_release_generators_are_the_segment_pipeline_with_one_threshold_off():
     att = pl.generate("attention", out, **kw).labels["v"]
     np.testing.assert_array_equal(np.flatnonzero(ca), [3, 4, 5])   # alpha_A off: C̄ alone
     np.testing.assert_array_equal(np.flatnonzero(att), [8, 9])     # alpha_C off: p_fg alone
+
+
+def test_runs_saved_before_bn_statistics_keep_their_behaviour():
+    from wtal_tf.configs import config_from_dict
+
+    d = get_config("synthetic_thumos_autoloc").to_dict()
+    del d["autoloc"]["bn_statistics"]
+    assert config_from_dict(d).autoloc.bn_statistics == "keras"
+    full = get_config("synthetic_thumos_autoloc")
+    assert config_from_dict(full.to_dict()) == full

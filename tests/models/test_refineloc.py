@@ -124,3 +124,16 @@ def test_refine_loop_and_rerun_from_stored_labels(tmp_path):
         np.testing.assert_array_equal(a, b.numpy())
     for a, b in zip(before, first):
         np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_early_stopping_by_hand():
+    from wtal_tf.models.refineloc import IterationResult, stop_early
+
+    def runs(*losses):
+        return [IterationResult(i, x) for i, x in enumerate(losses)]
+
+    assert not stop_early(0, runs(1.0, 2.0, 3.0, 4.0))          # off
+    assert not stop_early(3, runs(1.0, 2.0, 3.0))               # too few iterations yet
+    assert stop_early(3, runs(1.0, 2.0, 3.0, 1.0))              # none of the last 3 < 1.0
+    assert not stop_early(3, runs(1.0, 2.0, 0.9, 3.0))          # iteration 2 improved
+    assert not stop_early(2, runs(1.0, 0.5, 0.7))               # 0.5 < 1.0

@@ -26,9 +26,9 @@ class CasModel(keras.Model):
         video_loss: ``"paper"`` or ``"official"`` (see
             :func:`wtal_tf.ops.cas.video_label_loss`).
         beta: weight of the pseudo-label loss (RL eq. 4); 0 at iteration 0.
-        input_stream: ``"all"`` features, or ``"second_half"`` (the last D/2
-            columns: one stream of a two-stream feature, the release's THUMOS'14
-            ``stream: 1``, NOTES).
+        input_stream: ``"all"`` features, or one stream of a two-stream
+            feature: ``"first_half"`` / ``"second_half"`` (in the interchange
+            layout, RGB then flow; synthetic: appearance then motion).
         pseudo_weighting, pseudo_bg_fraction: the form of eq. 4's pseudo-label
             term (:func:`wtal_tf.ops.cas.pseudo_label_batch_loss`).
         length_buckets_per_octave: the MLPs run on the time axis padded (and
@@ -59,9 +59,9 @@ class CasModel(keras.Model):
                  pseudo_weighting: str = "video", pseudo_bg_fraction: float | None = None,
                  **kwargs):
         super().__init__(**kwargs)
-        if input_stream not in ("all", "second_half"):
-            raise ValueError(f"input_stream must be 'all' or 'second_half', got "
-                             f"{input_stream!r}")
+        if input_stream not in ("all", "first_half", "second_half"):
+            raise ValueError(f"input_stream must be 'all', 'first_half' or 'second_half', "
+                             f"got {input_stream!r}")
         if pseudo_weighting not in cas_ops.PSEUDO_WEIGHTINGS:
             raise ValueError(f"pseudo_weighting must be one of {cas_ops.PSEUDO_WEIGHTINGS}")
         self.input_stream = input_stream
@@ -82,7 +82,9 @@ class CasModel(keras.Model):
 
     def call(self, inputs, training=False):
         features = inputs["features"]
-        if self.input_stream == "second_half":
+        if self.input_stream == "first_half":
+            features = features[..., : features.shape[-1] // 2]
+        elif self.input_stream == "second_half":
             features = features[..., features.shape[-1] // 2:]
         mask = inputs.get("mask")
         if mask is None:

@@ -174,6 +174,8 @@ def refine(cfg: ExperimentConfig, source: DataSource, run_dir, *, seed: int | No
                 tf.summary.scalar("test_average_mAP (reporting only)", res.test_average_mAP,
                                   step=eta)
         writer.flush()
+        if stop_early(cfg.refine.early_stopping, results):
+            break
     selected = select_iteration(cfg, results)
     _publish(cfg, source, run_dir, selected, seed)
     io_utils.write_json(run_dir / "refine.json", {
@@ -184,6 +186,15 @@ def refine(cfg: ExperimentConfig, source: DataSource, run_dir, *, seed: int | No
         "sample_fraction": cfg.refine.sample_fraction,
         "from_detections": from_detections is not None}, indent=1)
     return results
+
+
+def stop_early(patience: int, results: list[IterationResult]) -> bool:
+    """True once the last ``patience`` iterations have not lowered the holdout
+    video-label loss below the best before them (0 = never stop early)."""
+    if patience <= 0 or len(results) <= patience:
+        return False
+    best_before = min(r.holdout_video_loss for r in results[:-patience])
+    return all(r.holdout_video_loss >= best_before for r in results[-patience:])
 
 
 def select_iteration(cfg: ExperimentConfig, results: list[IterationResult]) -> int:

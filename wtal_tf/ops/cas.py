@@ -106,35 +106,39 @@ def pseudo_label_batch_loss(attention_logits: tf.Tensor, pseudo_labels: tf.Tenso
                             bg_fraction: float | None = None) -> tf.Tensor:
     """RefineLoc eq. 4's second term over a batch, a scalar, in one of three forms.
 
-    ``"video"`` (ours, RL §3.2 read per video): the mean over videos of
-    :func:`pseudo_label_loss` (class weights from each video's own labels,
-    each video divided by its sampled snippets).  The released code's forms
-    (NOTES), averaged over every sampled snippet of the batch:
-    ``"global"``: ``w = bg_fraction`` = #bg / #all over *all* training pseudo
-    labels; the 2-way head takes class weights ``[1 - w, w]`` (a weighted
-    mean, Σ weight·CE / Σ weight, as PyTorch's weighted cross-entropy), the
-    1-way head a BCE with ``pos_weight = √w``; ``"none"``: unweighted
-    (the release's ActivityNet setting, ``weighted_psgt_loss: 0``).
+    Every form is a per-video loss averaged over the videos of the batch.
+    ``"video"`` (ours, RL §3.2 read per video): :func:`pseudo_label_loss`
+    (class weights from each video's own labels, divided by its sampled
+    snippets).  The released code's forms (NOTES; RefineLoc ``src/model.py``:
+    each video's mean over its sampled snippets, summed and divided by the
+    batch size): ``"global"``: ``w = bg_fraction`` = #bg / #all over the
+    training pseudo labels; the 2-way head takes class weights ``[1 - w, w]``
+    (a weighted mean, Σ weight·CE / Σ weight, as PyTorch's weighted
+    cross-entropy), the 1-way head a BCE with ``pos_weight = √w``; ``"none"``:
+    unweighted (the release's ActivityNet setting, ``weighted_psgt_loss: 0``).
+    A video with no sampled snippet contributes 0.
     """
     if weighting == "video":
         return tf.reduce_mean(pseudo_label_loss(attention_logits, pseudo_labels, weights))
     if weighting not in PSEUDO_WEIGHTINGS:
         raise ValueError(f"unknown pseudo-label weighting {weighting!r}; expected one of "
                          f"{PSEUDO_WEIGHTINGS}")
-    g = tf.cast(pseudo_labels, attention_logits.dtype)
-    m = tf.cast(weights, attention_logits.dtype)
-    two_way = attention_logits.shape[-1] == 2
     if weighting == "global" and bg_fraction is None:
         raise ValueError("the 'global' pseudo-label weighting needs bg_fraction")
-    if two_way:
+    g = tf.cast(pseudo_labels, attention_logits.dtype)
+    m = tf.cast(weights, attention_logits.dtype)
+    if attention_logits.shape[-1] == 2:
         ce = tf.nn.sparse_softmax_cross_entropy_with_logits(
             tf.cast(pseudo_labels, tf.int32), attention_logits)
         class_w = (g * bg_fraction + (1.0 - g) * (1.0 - bg_fraction)
                    if weighting == "global" else tf.ones_like(g))
-        return tf.reduce_sum(class_w * ce * m) / tf.maximum(tf.reduce_sum(class_w * m), 1e-12)
-    pos_weight = float(bg_fraction) ** 0.5 if weighting == "global" else 1.0
-    ce = tf.nn.weighted_cross_entropy_with_logits(g, attention_logits[..., 0], pos_weight)
-    return tf.reduce_sum(ce * m) / tf.maximum(tf.reduce_sum(m), 1.0)
+    else:
+        pos_weight = float(bg_fraction) ** 0.5 if weighting == "global" else 1.0
+        ce = tf.nn.weighted_cross_entropy_with_logits(g, attention_logits[..., 0], pos_weight)
+        class_w = tf.ones_like(g)
+    per_video = tf.math.divide_no_nan(tf.reduce_sum(class_w * ce * m, axis=1),
+                                      tf.reduce_sum(class_w * m, axis=1))
+    return tf.reduce_mean(per_video)
 
 
 def gated_cas(cas_logits: tf.Tensor, p_fg: tf.Tensor, gate: str = "hard",
