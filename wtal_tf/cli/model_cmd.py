@@ -224,13 +224,13 @@ def cmd_ablate_autoloc(args):
 
 
 def cmd_ablate_ladder(args):
-    import sys
-
     from wtal_tf.configs import get_config
     from wtal_tf.pipelines.ladder import run_ladder
 
     get_config(f"{args.dataset}_cas")  # an unknown prefix fails before any work
-    command = "wtal " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("wtal") else ""
+    data = f"--data {args.data}" if args.data else f"--tfds {args.tfds}"
+    command = (f"wtal ablate ladder --dataset {args.dataset} {data} --out {args.out} "
+               f"--seeds {args.seeds}")
     table, _ = run_ladder(args.dataset, open_data(args), args.out, seeds=range(args.seeds),
                           command=command)
     print(table.text())

@@ -76,9 +76,12 @@ class CasModel(keras.Model):
         self.attention = attention
         self.video_loss = video_loss
         self.beta = float(beta)
-        self.classifier = SnippetMLP(num_classes, num_layers, name="classification")
-        self.attention_mlp = SnippetMLP(2 if attention == "softmax2" else 1, num_layers,
-                                        name="attention")
+        self.classifier, self.attention_mlp = self._make_heads()
+
+    def _make_heads(self):
+        return (SnippetMLP(self.num_classes, self.num_layers, name="classification"),
+                SnippetMLP(2 if self.attention == "softmax2" else 1, self.num_layers,
+                           name="attention"))
 
     def call(self, inputs, training=False):
         features = inputs["features"]
@@ -150,8 +153,10 @@ class SupervisedSnippetModel(CasModel):
     def __init__(self, num_classes: int, num_layers: int = 2, **kwargs):
         kwargs.pop("attention", None)
         super().__init__(num_classes, num_layers=num_layers, attention="softmax2", **kwargs)
-        self.classifier = SnippetMLP(num_classes + 1, num_layers, name="classification")
-        self.attention_mlp = None
+
+    def _make_heads(self):
+        # one classifier over K actions + background; no separate attention
+        return SnippetMLP(self.num_classes + 1, self.num_layers, name="classification"), None
 
     def heads(self, features):
         logits = self.classifier(features)
