@@ -288,24 +288,24 @@ def class_names(profile: SyntheticProfile) -> tuple[str, ...]:
 KNOBS = ("noise_sd", "scene_class_similarity", "action_motion", "generic_motion")
 
 #: Difficulty rungs: knob values applied over a profile's own.  ``default``
-#: is the profile as documented above.  ``hard`` is harder in three ways at
+#: is the profile as documented above.  ``hard`` is harder in two ways at
 #: once:
-#:   * noise sd 0.6 instead of 0.09 (per dimension, where a unit class
-#:     prototype has ~0.09 per dimension): a snippet's class is no longer
-#:     readable from it alone;
 #:   * the scene looks more like the video's class in appearance (0.9 of an
 #:     action's appearance instead of 0.6), so appearance alone hardly tells
 #:     an action from its background and context: localization must use
 #:     motion;
-#:   * class-specific motion 0.5 instead of 1.0 (the generic motion, relative
-#:     to it, stays 0.5), so the class rests on weaker evidence.
-#: The noise was calibrated on the CAS model's test video-level top-1
-#: (``synthetic_thumos_cas``, THUMOS profile, seed 0, ``benchmarks/ladder_top1.py``):
-#: noise 0.5 -> 0.95, 0.6 -> 0.90, 0.7 -> 0.80, 1.0 -> 0.58; the default
-#: rung gives 1.00.  0.6 sits in the middle of the 0.8-0.95 we aimed at.
+#:   * feature noise 0.25 per dimension instead of 0.09.
+#: Calibrated so that the *snippet* level stays learnable: a first
+#: calibration on the CAS model's video-level top-1 alone (noise 0.6, class
+#: motion 0.5: top-1 0.90) left the fully supervised snippet classifier at
+#: 1.7 mAP@0.5 on THUMOS'14 timelines -- a rung no method can be compared on.
+#: With noise 0.25 (THUMOS profile, seed 0, D = 256): the supervised
+#: reference 33.4 mAP@0.5, the CAS model 27.4 (noise 0.2 / class motion 0.5:
+#: 23.2 / 16.2; 0.3 / 0.6: 16.1 / 13.7; 0.45 / 1.0: 16.5 / 14.9); the CAS
+#: model's test video top-1 stays 1.00 on this profile.
 RUNGS: dict[str, dict[str, float]] = {
     "default": {},
-    "hard": {"noise_sd": 0.6, "scene_class_similarity": 0.9, "action_motion": 0.5,
+    "hard": {"noise_sd": 0.25, "scene_class_similarity": 0.9, "action_motion": 1.0,
              "generic_motion": 0.5},
 }
 
