@@ -2,6 +2,7 @@
 and the CLI exits non-zero with one line, no traceback."""
 
 import json
+import re
 import shutil
 
 import numpy as np
@@ -31,11 +32,14 @@ def run_cli(capsys, *argv):
     return code, err
 
 
-def assert_one_line_error(code, err, *needles):
+def assert_one_line_error(code, err, *needles, command=None):
+    """``wtal <command>: error: ...`` on one line, exit status != 0, no traceback."""
     assert code != 0
     assert "Traceback" not in err
     lines = [line for line in err.strip().splitlines() if line]
-    assert len(lines) == 1 and lines[0].startswith("wtal: error:"), err
+    assert len(lines) == 1 and re.match(r"^wtal( [a-z]+)*: error: ", lines[0]), err
+    if command is not None:
+        assert lines[0].startswith(f"wtal {command}: error: "), lines[0]
     for n in needles:
         assert n in lines[0], (n, lines[0])
 
