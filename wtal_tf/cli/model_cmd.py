@@ -394,6 +394,20 @@ def check_compatible(data_info: dict, source, run_dir):
                         f"has D = {source.feature_dim}", path=run_dir)
 
 
+def _check_strides(source, split, where):
+    """Every video's stride, before inference: a stride <= 0 or NaN gave negative or
+    NaN seconds (or, where nothing was detected, nothing to notice)."""
+    from wtal_tf.data.video import seconds_per_snippet
+
+    splits = ("train", "holdout") if split == "trainval" else (split,)
+    for s in splits:
+        for vid in source.video_ids(s):
+            try:
+                seconds_per_snippet(source.annotation(vid), source.num_snippets(vid))
+            except WtalError as e:
+                raise WtalError(e.reason, path=where, video_id=vid) from None
+
+
 def cmd_predict(args):
     if (args.run_dir is None) == (args.saved_model is None):
         raise WtalError("give a RUN_DIR or --saved-model (one of them)")
@@ -407,6 +421,7 @@ def cmd_predict(args):
     from wtal_tf.models import predict as predict_lib
 
     source = open_data(args)
+    _check_strides(source, args.split, args.data or f"tfds:{args.tfds}")
     hints = []
     if args.saved_model:
         dets = predict_lib.predict_saved_model(args.saved_model, source, args.split,
