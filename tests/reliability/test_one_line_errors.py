@@ -92,7 +92,7 @@ def test_epochs_below_one(tiny_root, epochs, tmp_path, capsys):
 def test_train_cas_with_an_autoloc_config(tiny_root, tmp_path, capsys):
     code, err = run_cli(capsys, "train", "cas", "--config", "synthetic_thumos_autoloc",
                         "--data", tiny_root, "--run-dir", tmp_path / "run")
-    assert_one_line_error(code, err, "config 'synthetic_thumos_autoloc' is a autoloc config",
+    assert_one_line_error(code, err, "config 'synthetic_thumos_autoloc' is for method 'autoloc'",
                           "use it with 'wtal train autoloc'", command="train cas")
     assert not (tmp_path / "run").exists()
 

@@ -171,8 +171,8 @@ def _config(name, *, allowed, command):
     if cfg.method not in allowed:
         hint = {"autoloc": "wtal train autoloc", "cas": "wtal train cas",
                 "refineloc": "wtal refine"}[cfg.method]
-        raise WtalError(f"config {name!r} is a {cfg.method} config, which '{command}' does "
-                        f"not train; use it with '{hint}', or pick a "
+        raise WtalError(f"config {name!r} is for method {cfg.method!r}, which '{command}' "
+                        f"does not train; use it with '{hint}', or pick a "
                         + " / ".join(f"*_{m}" for m in allowed) + " config")
     return cfg
 
