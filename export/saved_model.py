@@ -20,7 +20,10 @@ Signatures (all take one video's features, T variable, any T >= 1):
 The graph reuses the library's inference functions: the CAS model, AutoLoc's
 regression and OIC layer (selection, class-wise NMS) or RefineLoc's segment
 prediction module.  Bad input fails with a ``tf.debugging`` message (wrong
-rank, wrong D, T = 0, NaN/inf) instead of a shape error deep in the graph.
+rank, wrong D, T = 0, NaN/inf, ``lengths`` outside ``[1, T_max]`` or not one per
+video, ``seconds_per_snippet <= 0``) before any kernel sees it, instead of a
+shape error deep in the graph -- or, for a rank-1 ``features``, a oneDNN
+``Check failed`` that aborts the serving process.
 """
 
 from __future__ import annotations
@@ -41,15 +44,68 @@ from wtal_tf.training import run_dir as rd
 WARMUP_FILE = "tf_serving_warmup_requests"
 
 
-def _check_features(features, feature_dim: int):
-    tf.debugging.assert_rank(features, 2, message=f"features must be [T, D] with D = "
-                             f"{feature_dim} (one video)")
-    tf.debugging.assert_equal(tf.shape(features)[1], feature_dim,
-                              message=f"features must have D = {feature_dim} columns")
-    tf.debugging.assert_positive(tf.shape(features)[0],
-                                 message="features must have T >= 1 snippets")
-    tf.debugging.assert_all_finite(features, message="features contain NaN or inf")
-    return features
+def _checked(x, checks, shape=None):
+    """``x`` once every check passed (control dependencies: no kernel sees ``x``
+    first), reshaped to ``shape`` so that later kernels always get the rank they
+    were built for."""
+    with tf.control_dependencies(checks):
+        return tf.identity(x) if shape is None else tf.reshape(x, shape)
+
+
+def _check_features(features, feature_dim: int, *, rank: int = 2,
+                    what: str = "features must be [T, D]"):
+    """Run-time checks of ``features`` ``[T, D]`` (``rank=3``: ``[B, T_max, D]``).
+
+    The rank is checked through sizes, not ``tf.rank``: the signature declares
+    the rank, so ``tf.rank``/``assert_rank`` are folded to constants and check
+    nothing, while callers (TF Serving included) may feed any rank -- and a
+    rank-1 ``features`` aborted the process inside a oneDNN kernel.
+    ``size == prod(leading dims) * D`` with the last dimension D holds for the
+    expected rank only (up to dimensions of 1, which the reshape removes).
+    """
+    shape = tf.shape(features)
+    # Flattening is valid for any rank and changes the rank, so grappler cannot
+    # drop it as a no-op (it dropped ``reshape(features, [-1, D])``, believing the
+    # signature's rank, and a kernel then ran on the unchecked tensor).
+    flat = tf.reshape(features, [-1])
+    d_ok = tf.debugging.assert_equal(shape[-1], feature_dim,
+                                     message=f"features must have D = {feature_dim} columns "
+                                             f"({what.split(' must be ')[-1]})")
+    with tf.control_dependencies([d_ok]):
+        lead = shape[0] if rank == 2 else shape[0] * shape[1]
+        rank_ok = tf.debugging.assert_equal(
+            tf.size(flat), lead * feature_dim,
+            message=f"{what} with D = {feature_dim} (got another rank)")
+    with tf.control_dependencies([rank_ok]):
+        t_ok = tf.debugging.assert_positive(shape[rank - 2],
+                                            message="features must have T >= 1 snippets")
+    with tf.control_dependencies([t_ok]):
+        finite = tf.debugging.assert_all_finite(flat, message="features contain NaN or inf")
+    target = [-1, feature_dim] if rank == 2 else [shape[0], shape[1], feature_dim]
+    return _checked(flat, [d_ok, rank_ok, t_ok, finite], target)
+
+
+def _check_stride(seconds_per_snippet):
+    stride = tf.cast(seconds_per_snippet, tf.float32)
+    ok = tf.reduce_all(tf.math.is_finite(stride) & (stride > 0))
+    return _checked(stride, [tf.debugging.assert_equal(
+        ok, True, message="seconds_per_snippet must be a finite number > 0")])
+
+
+def _check_lengths(features, lengths, feature_dim: int):
+    """``detect_batch``: features ``[B, T_max, D]`` and one length in ``[1, T_max]``
+    per video."""
+    features = _check_features(features, feature_dim, rank=3,
+                               what="detect_batch features must be [B, T_max, D]")
+    shape = tf.shape(features)
+    count = tf.debugging.assert_equal(tf.size(lengths), shape[0],
+                                      message="lengths must be [B], one length per video")
+    with tf.control_dependencies([count]):
+        flat = tf.reshape(lengths, [-1])
+        low = tf.debugging.assert_greater_equal(flat, 1, message="lengths must be >= 1")
+        high = tf.debugging.assert_less_equal(flat, shape[1],
+                                              message="lengths must be <= T_max")
+    return features, _checked(flat, [count, low, high])
 
 
 class Detector(tf.Module):
@@ -100,9 +156,9 @@ class Detector(tf.Module):
                 k)
 
     def detect(self, features, seconds_per_snippet):
+        stride = _check_stride(seconds_per_snippet)
         seg, scores, classes, num = self.detect_snippets(features)
         real = tf.range(self.max_detections) < num
-        stride = tf.cast(seconds_per_snippet, tf.float32)
         seconds = tf.stack([seg[:, 0] * stride, (seg[:, 1] + 1.0) * stride], axis=1)
         seconds = tf.where(real[:, None], seconds, 0.0)
         classes = tf.where(real, tf.cast(classes, tf.int32), -1)
@@ -131,10 +187,7 @@ def build_archive(detector: Detector, seconds_per_snippet: float):
     archive.add_endpoint("cas", detector.cas, input_signature=[features_spec])
 
     def detect_batch(features, lengths):
-        tf.debugging.assert_rank(features, 3, message="detect_batch features must be "
-                                 "[B, T_max, D]")
-        tf.debugging.assert_less_equal(lengths, tf.shape(features)[1],
-                                       message="lengths must be <= T_max")
+        features, lengths = _check_lengths(features, lengths, d)
 
         def one(args):
             f, n = args
@@ -186,14 +239,9 @@ def read_warmup(path):
                {k: tf.make_ndarray(v) for k, v in req.inputs.items()})
 
 
-MODELS_CONFIG = """model_config_list {{
-  config {{
-    name: "{name}"
-    base_path: "/models/{name}"
-    model_platform: "tensorflow"
-  }}
-}}
-"""
+def next_version(model_dir) -> int:
+    existing = [int(p.name) for p in Path(model_dir).glob("*") if p.name.isdigit()]
+    return max(existing, default=0) + 1
 
 
 def export_run(run_dir, base, *, name: str = "wtal", version: int | None = None,
@@ -221,8 +269,7 @@ def export_run(run_dir, base, *, name: str = "wtal", version: int | None = None,
     base = Path(base)
     model_dir = base / name
     if version is None:
-        existing = [int(p.name) for p in model_dir.glob("*") if p.name.isdigit()]
-        version = max(existing, default=0) + 1
+        version = next_version(model_dir)
     target = model_dir / str(version)
     start = time.perf_counter()
     detector = Detector(run_dir, max_detections=n)
@@ -236,7 +283,9 @@ def export_run(run_dir, base, *, name: str = "wtal", version: int | None = None,
             "run_dir": str(run_dir), "method": cfg.method, "classes": detector.classes,
             "feature_dim": detector.feature_dim, "seconds_per_snippet": stride,
             "max_detections": n, "export_seconds": time.perf_counter() - start}, indent=1)
-    io_utils.write_text(base / "models.config", MODELS_CONFIG.format(name=name))
+    from wtal_export.serving_config import merge_models_config
+
+    merge_models_config(base / "models.config", name)
     return target
 
 

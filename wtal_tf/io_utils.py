@@ -2,7 +2,10 @@
 
 Every artifact (JSON, ``.npy``, PNG, checkpoint, export, converted dataset)
 is written to a temporary sibling and moved into place with ``os.replace``,
-which is atomic on POSIX within one filesystem.
+which is atomic on POSIX within one filesystem.  ``mkstemp``/``mkdtemp`` create
+their files 0600 / 0700; before the rename they get the modes a plain
+``open``/``mkdir`` would have given (0666 / 0777 less the umask), so that other
+users and a TF Serving container can read what we write.
 """
 
 from __future__ import annotations
@@ -17,6 +20,24 @@ from pathlib import Path
 import numpy as np
 
 
+def current_umask() -> int:
+    """The process umask, read without changing it where the OS allows."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # no way to read it without setting it elsewhere
+    os.umask(mask)
+    return mask
+
+
+def _default_mode(path: Path, *, directory: bool):
+    os.chmod(path, (0o777 if directory else 0o666) & ~current_umask())
+
+
 @contextlib.contextmanager
 def atomic_path(path, *, suffix: str = ""):
     """Yields a temporary file path beside ``path``; renames it on success."""
@@ -27,6 +48,7 @@ def atomic_path(path, *, suffix: str = ""):
     os.close(fd)
     try:
         yield Path(tmp)
+        _default_mode(Path(tmp), directory=False)  # the body may have recreated it
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -73,6 +95,7 @@ def atomic_directory(path):
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    _default_mode(tmp, directory=True)
     old = None
     if path.exists():
         old = path.parent / f".{path.name}.old-{os.getpid()}"

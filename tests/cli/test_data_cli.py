@@ -81,5 +81,5 @@ def test_info(thumos_root, capsys):
 def test_user_mistake_is_one_line_no_traceback(tmp_path, capsys):
     assert main(["data", "info", str(tmp_path / "nope")]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("wtal: error:") and "Traceback" not in err
+    assert err.startswith("wtal data info: error:") and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1

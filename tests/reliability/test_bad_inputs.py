@@ -9,6 +9,7 @@ import pytest
 
 from wtal_tf.cli.main import main
 from tests.conftest import make_root
+from tests.reliability.cli_helpers import assert_one_line_error, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -23,21 +24,6 @@ def copy(root, tmp_path):
     dst = tmp_path / "root"
     shutil.copytree(root, dst)
     return dst
-
-
-def run_cli(capsys, *argv):
-    code = main([str(a) for a in argv])
-    err = capsys.readouterr().err
-    return code, err
-
-
-def assert_one_line_error(code, err, *needles):
-    assert code != 0
-    assert "Traceback" not in err
-    lines = [line for line in err.strip().splitlines() if line]
-    assert len(lines) == 1 and lines[0].startswith("wtal: error:"), err
-    for n in needles:
-        assert n in lines[0], (n, lines[0])
 
 
 def _train(copy):

@@ -87,7 +87,8 @@ def test_killed_export_leaves_previous_export_intact(data, tmp_path):
     before = sorted(p.relative_to(base) for p in (base / "m" / "1").rglob("*"))
     saved = (base / "m" / "1" / "saved_model.pb").read_bytes()
     # overwrite version 1, killed midway: wait until the temporary folder appears
-    proc = subprocess.Popen(_wtal("export", run, "--out", base, "--name", "m", "--version", 1),
+    proc = subprocess.Popen(_wtal("export", run, "--out", base, "--name", "m", "--version", 1,
+                                  "--overwrite"),
                             env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
     while time.time() < deadline and not list((base / "m").glob(".1.*.tmp")):

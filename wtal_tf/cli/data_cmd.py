@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from wtal_tf.cli import checks
 from wtal_tf.errors import WtalError
 
 
@@ -32,15 +33,18 @@ def register(sub):
                         "test videos 'testing' (the papers' protocol)")
     p.add_argument("--features", help="a folder of <vid>.npy, a folder with rgb/ "
                    "and flow/, or a W-TALC packed features .npy")
-    p.add_argument("--seconds-per-snippet", type=float,
+    p.add_argument("--seconds-per-snippet", type=checks.positive_float,
                    help="snippet stride in seconds stored for every video "
-                        "(default: duration / T)")
+                        "(default: duration / T; needed when the annotations have no "
+                        "duration, e.g. BaS-Net's gt.json)")
     p.add_argument("--allow-pickle", action="store_true",
                    help="allow reading pickled object arrays (W-TALC); pickles "
                         "can run code, so only for files you trust")
     p.add_argument("--skip-missing-features", action="store_true",
                    help="drop videos that have no feature file instead of failing")
     p.add_argument("--out", required=True, help="the dataset root to write")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing dataset root at --out")
     p.set_defaults(handler=cmd_convert)
 
     p = dsub.add_parser("validate", help="report every problem of a dataset root")
@@ -53,17 +57,17 @@ def register(sub):
     p.add_argument("--profile", choices=("thumos", "anet"),
                    help="generated videos' statistics (default thumos; with "
                         "--timeline, the timeline's own)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--train-videos", type=int,
+    p.add_argument("--seed", type=checks.nonnegative_int, default=0)
+    p.add_argument("--train-videos", type=checks.positive_int,
                    help="generated training videos (default 150; ignored with --timeline)")
-    p.add_argument("--test-videos", type=int,
+    p.add_argument("--test-videos", type=checks.positive_int,
                    help="generated test videos (default 100; ignored with --timeline)")
     p.add_argument("--dim", type=int, default=256,
                    help="feature size D (half appearance, half motion); 2048 = the "
                         "papers' two-stream size")
-    p.add_argument("--min-snippets", type=int,
+    p.add_argument("--min-snippets", type=checks.positive_int,
                    help="shortest video (profile default; ignored with --timeline)")
-    p.add_argument("--max-snippets", type=int,
+    p.add_argument("--max-snippets", type=checks.positive_int,
                    help="longest video (profile default; ignored with --timeline)")
     g = p.add_argument_group("difficulty (README 'Difficulty ladder')")
     g.add_argument("--rung", default="default",
@@ -88,6 +92,8 @@ def register(sub):
                    "all of whose labels are among the first N classes")
     g.add_argument("--seconds-per-snippet", type=float, metavar="S",
                    help="snippet stride (default: thumos14 0.5, activitynet12 1.28)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing dataset root")
     p.set_defaults(handler=cmd_synth)
 
     p = dsub.add_parser("info", help="summarise a dataset root")
@@ -102,8 +108,14 @@ def _read_all(args):
     classes = readers.read_classlist(args.classlist) if args.classlist else None
     subset_map = readers.THUMOS14_SUBSET_MAP if args.preset == "thumos14" else None
     subsets = args.subset or []
-    if subsets and len(subsets) not in (1, len(args.annotations)):
-        raise WtalError("give one --subset, or one per --annotations file")
+    if subsets and len(subsets) != len(args.annotations) and not (
+            len(subsets) == 1 and len(args.annotations) == 1):
+        raise WtalError(f"{len(args.annotations)} --annotations files and {len(subsets)} "
+                        f"--subset: one --subset would label every video "
+                        f"{subsets[0]!r}; give one --subset per file, in the same order "
+                        "(e.g. --subset validation testing)" if len(subsets) == 1 else
+                        f"{len(args.annotations)} --annotations files and {len(subsets)} "
+                        "--subset; give one --subset per file, in the same order")
     merged = {}
     merged_classes = None
     for i, path in enumerate(args.annotations):
@@ -136,10 +148,18 @@ def _subset_from_name(path) -> str:
 def cmd_convert(args):
     from wtal_tf.data import interchange, readers
 
+    checks.output_root(args.out, args.overwrite)
     annotations = _read_all(args)
     if args.seconds_per_snippet is not None:
         for v in annotations.videos.values():
             v.seconds_per_snippet = args.seconds_per_snippet
+    no_time = [vid for vid, v in annotations.videos.items()
+               if v.duration is None and v.seconds_per_snippet is None]
+    if no_time and args.features:
+        raise WtalError(f"{len(no_time)} videos have no duration (first: {no_time[0]!r}), so "
+                        "snippets cannot be converted to seconds; pass --seconds-per-snippet "
+                        "(the features' stride, e.g. 16 frames at 25 fps = 0.64)",
+                        path=args.annotations[0])
     load = None
     if args.features:
         ids = list(annotations.videos)
@@ -202,6 +222,13 @@ def cmd_synth(args):
         timeline=args.timeline, timeline_dir=args.timeline_dir, classes=args.classes,
         seconds_per_snippet=args.seconds_per_snippet)
     spec.check()
+    resolved = spec.resolved_profile()  # the profile's lengths where one is not given
+    if not spec.timeline and resolved.min_snippets > resolved.max_snippets:
+        raise WtalError(f"--min-snippets {resolved.min_snippets} > --max-snippets "
+                        f"{resolved.max_snippets} (profile {profile!r} defaults: "
+                        f"{synthetic.PROFILES[profile].min_snippets}-"
+                        f"{synthetic.PROFILES[profile].max_snippets}); give min <= max")
+    checks.output_root(args.root, args.overwrite)
     timeline = None
     if spec.timeline:
         timeline = synthetic.load_timeline(spec)
@@ -228,6 +255,7 @@ def cmd_validate(args):
 
 def cmd_info(args):
     from wtal_tf.data.interchange import open_root
+    from wtal_tf.data.readers import load_feature_file
 
     root = open_root(args.root)
     ann = root.annotations
@@ -240,7 +268,8 @@ def cmd_info(args):
     lengths = []
     for vid in list(ann.videos)[:100000]:
         if vid in root.features:
-            lengths.append(np.load(root.features.path(vid), mmap_mode="r").shape[0])
+            lengths.append(load_feature_file(root.features.path(vid), video_id=vid,
+                                             mmap=True).shape[0])
     if lengths:
         print(f"features: D={root.feature_dim()}  T min/median/max = "
               f"{min(lengths)}/{int(np.median(lengths))}/{max(lengths)}")

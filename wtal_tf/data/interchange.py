@@ -77,7 +77,9 @@ class DatasetRoot:
         """D, read from the first feature file's header (no data loaded)."""
         for vid in self.annotations.videos:
             if vid in self.features:
-                arr = np.load(self.features.path(vid), mmap_mode="r")
+                from wtal_tf.data.readers import load_feature_file
+
+                arr = load_feature_file(self.features.path(vid), video_id=vid, mmap=True)
                 return int(arr.shape[1])
         raise WtalError("no feature file found for any annotated video",
                         path=self.path / FEATURES_DIR)

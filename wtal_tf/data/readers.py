@@ -334,9 +334,19 @@ def read_annotations(path, *, format: str | None = None, classes=None,
 _NPY_LOCK = threading.Lock()
 
 
+def check_regular_file(path, *, video_id=None) -> None:
+    """Opening a FIFO blocks until something writes to it (a hang), and a device
+    or directory is no ``.npy`` either: refuse them before ``open``."""
+    path = Path(path)
+    if path.exists() and not path.is_file():
+        raise WtalError("not a regular file (a FIFO, device or directory); expected a .npy "
+                        "file", path=path, video_id=video_id)
+
+
 def load_feature_file(path, *, video_id=None, mmap: bool = False) -> np.ndarray:
     """One ``[T, D]`` feature array, checked (memory-mapped on request)."""
     path = Path(path)
+    check_regular_file(path, video_id=video_id)
     try:
         with _NPY_LOCK:
             if mmap:

@@ -39,14 +39,17 @@ class DataSource:
                       batch_size: int = 0):
         """Batches for epochs ``start_epoch..epochs-1``, each epoch's order fixed by
         ``(seed, epoch)`` (what makes a resumed training match an uninterrupted one)."""
-        import tensorflow as tf
-
         base = self.dataset(split, extras=extras, extra_specs=extra_specs)
-
-        def one_epoch(epoch):
-            return batch_fn(base.shuffle(256, seed=tf.cast(seed, tf.int64) * 100003 + epoch))
-
-        return tf.data.Dataset.range(start_epoch, epochs).flat_map(one_epoch)
+        # One dataset per epoch with a Python seed: ``shuffle`` needs a Python int
+        # (a seed computed from flat_map's epoch tensor raised
+        # OperatorNotAllowedInGraphError).
+        out = None
+        for epoch in range(start_epoch, epochs):
+            one = batch_fn(base.shuffle(256, seed=int(seed) * 100003 + epoch))
+            out = one if out is None else out.concatenate(one)
+        if out is None:  # nothing left to train (resumed at the end)
+            out = batch_fn(base.take(0))
+        return out
 
     def ground_truth(self, split: str) -> AnnotationSet:
         """Annotations of a split, for evaluation."""
@@ -155,8 +158,20 @@ class TfdsSource(DataSource):
         import wtal_datasets  # noqa: F401 -- registers the builders
 
         self.name = name
-        self.builder = tfds.builder(name, data_dir=data_dir)
-        self.builder.download_and_prepare()
+        try:
+            self.builder = tfds.builder(name, data_dir=data_dir)
+        except Exception as e:  # noqa: BLE001 -- unknown name or config: a user mistake
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise WtalError(f"not a TFDS dataset or config ({first}); wtal's are "
+                            "thumos14/i3d|tsn, activitynet12/i3d|tsn, "
+                            "wtal_synthetic/thumos|anet|thumos_tiny", path=f"tfds:{name}"
+                            ) from None
+        try:
+            self.builder.download_and_prepare()
+        except Exception as e:  # noqa: BLE001 -- e.g. manual files missing
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise WtalError(f"cannot prepare the dataset ({first}); see its "
+                            "MANUAL_DOWNLOAD_INSTRUCTIONS", path=f"tfds:{name}") from None
         self.classes = tuple(self.builder.info.metadata["classes"])
         self.feature_dim = int(self.builder.info.features["features"].shape[-1])
         self.description = f"tfds:{name}"

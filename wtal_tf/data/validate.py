@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from wtal_tf.data.interchange import ANNOTATIONS_FILE, FEATURES_DIR
-from wtal_tf.data.readers import SUBSET_ALIASES
+from wtal_tf.data.readers import SUBSET_ALIASES, check_regular_file
+from wtal_tf.errors import WtalError
 
 
 @dataclasses.dataclass
@@ -112,6 +113,17 @@ def validate_root(root) -> Report:
             report.errors.append(Problem(ann_file, vid,
                                          f"duration {entry.get('duration')!r} is not a "
                                          "positive number"))
+        if entry.get("duration") is None and entry.get("seconds_per_snippet") is None:
+            report.errors.append(Problem(ann_file, vid,
+                                         "neither 'duration' nor 'seconds_per_snippet': "
+                                         "snippets cannot be converted to seconds; add one "
+                                         "(wtal data convert --seconds-per-snippet)"))
+        elif entry.get("seconds_per_snippet") is not None and not (
+                (_number(entry.get("seconds_per_snippet")) or 0) > 0):
+            report.errors.append(Problem(ann_file, vid,
+                                         f"seconds_per_snippet "
+                                         f"{entry.get('seconds_per_snippet')!r} is not a "
+                                         "positive number"))
         anns = entry.get("annotations", [])
         if not isinstance(anns, list):
             report.errors.append(Problem(ann_file, vid, "'annotations' is not a list"))
@@ -155,9 +167,19 @@ def validate_root(root) -> Report:
             report.errors.append(Problem(str(fpath), vid, "feature file missing"))
             continue
         try:
+            check_regular_file(fpath, video_id=vid)
+        except WtalError as e:
+            report.errors.append(Problem(str(fpath), vid, e.reason))
+            continue
+        try:
             arr = np.load(fpath, mmap_mode="r", allow_pickle=False)
             if arr.ndim != 2:
                 raise ValueError(f"shape {arr.shape}, expected [T, D]")
+            if not np.issubdtype(arr.dtype, np.floating):
+                report.errors.append(Problem(str(fpath), vid,
+                                             f"features are {arr.dtype}; expected floating "
+                                             "point (convert with .astype(np.float32))"))
+                continue
             if arr.shape[0] == 0:
                 report.errors.append(Problem(str(fpath), vid,
                                              "T = 0 snippets; expected T >= 1"))

@@ -121,12 +121,21 @@ class Video:
 def seconds_per_snippet(annotation: VideoAnnotation, num_snippets: int) -> float:
     """The snippet stride of a video: its own value, else duration / T."""
     if annotation.seconds_per_snippet is not None:
-        return float(annotation.seconds_per_snippet)
+        stride = float(annotation.seconds_per_snippet)
+        if not (math.isfinite(stride) and stride > 0):  # would give negative/NaN seconds
+            raise WtalError(f"seconds_per_snippet {annotation.seconds_per_snippet!r} is not a "
+                            "finite number > 0; fix the annotations",
+                            video_id=annotation.video_id)
+        return stride
     if annotation.duration is None or num_snippets < 1:
         raise WtalError(
             "needs either 'seconds_per_snippet' or 'duration' (and T >= 1) to "
             "convert snippets to seconds", video_id=annotation.video_id)
-    return float(annotation.duration) / num_snippets
+    duration = float(annotation.duration)
+    if not (math.isfinite(duration) and duration > 0):
+        raise WtalError(f"duration {annotation.duration!r} is not a finite number > 0; fix "
+                        "the annotations", video_id=annotation.video_id)
+    return duration / num_snippets
 
 
 def snippet_span_to_seconds(x1, x2, stride: float):

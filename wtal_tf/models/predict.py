@@ -11,7 +11,13 @@ from wtal_tf.training import run_dir as rd
 
 
 def predict_run(run_dir, source: DataSource, split: str = "test", *, out=None,
-                save_cas=None, progress: bool = False) -> Detections:
+                save_cas=None, progress: bool = False, hints: list | None = None
+                ) -> Detections:
+    """Detections of a run on a split.
+
+    ``hints``: a list that receives, when there are 0 detections, a sentence
+    saying which threshold nothing passed (for the CLI's warning).
+    """
     from wtal_tf.cli.model_cmd import check_compatible
 
     cfg, data, _ = rd.read_run(run_dir)
@@ -30,6 +36,12 @@ def predict_run(run_dir, source: DataSource, split: str = "test", *, out=None,
         model, cfg, _ = load_cas_model(run_dir)
         outputs = cas_outputs(model, source, split, progress=progress)
         dets = outputs_to_detections(outputs, source, cfg.test_segments)
+        if len(dets) == 0 and hints is not None:
+            from wtal_tf.cli.hints import empty_segment_prediction
+
+            hint = empty_segment_prediction(outputs, cfg.test_segments)
+            if hint:
+                hints.append(hint)
         if save_cas:
             arrays = {"classes": np.asarray(source.classes)}
             for vid, o in outputs.items():
@@ -41,6 +53,11 @@ def predict_run(run_dir, source: DataSource, split: str = "test", *, out=None,
         from wtal_tf.models.autoloc import predict_autoloc_run
 
         dets = predict_autoloc_run(run_dir, source, split, progress=progress)
+        if len(dets) == 0 and hints is not None:
+            hints.append(f"0 detections: no segment passed AutoLoc's OIC selection "
+                         f"(cas_threshold {cfg.autoloc.cas_threshold:g} on the gated CAS, "
+                         f"oic_threshold {cfg.autoloc.oic_threshold:g}); check the CAS run "
+                         f"with 'wtal predict {run_dir}/cas' and train it longer")
     else:
         raise ValueError(f"unknown method {cfg.method!r}")
     if out is not None:

@@ -181,7 +181,7 @@ def load_autoloc(run_dir) -> tuple[AutoLocModel, ExperimentConfig, dict]:
                         path=run_dir)
     cas_model, _, _ = load_cas_model(Path(run_dir) / CAS_SUBDIR)
     model = build_autoloc(cfg, cas_model, data["feature_dim"])
-    model.load_weights(str(Path(run_dir) / WEIGHTS))
+    rd.load_weights(model, Path(run_dir) / WEIGHTS)
     return model, cfg, data
 
 

@@ -231,7 +231,7 @@ def load_cas_model(run_dir) -> tuple[CasModel, ExperimentConfig, dict]:
         from wtal_tf.errors import WtalError
         raise WtalError("no trained weights (model.weights.h5): did training finish?",
                         path=run_dir)
-    model.load_weights(str(path))
+    rd.load_weights(model, path)
     return model, cfg, data
 
 

@@ -19,6 +19,7 @@ import keras
 import numpy as np
 
 from wtal_tf import io_utils
+from wtal_tf.errors import WtalError
 
 CHECKPOINT = "checkpoint"
 
@@ -76,17 +77,34 @@ def load_state(directory) -> dict | None:
     directory = Path(directory)
     if not (directory / "state.json").exists() or not (directory / "state.npz").exists():
         return None
-    state = json.loads((directory / "state.json").read_text())
-    with np.load(directory / "state.npz") as z:
-        state["weights"] = [z[f"w{i}"] for i in range(sum(k.startswith("w") for k in z.files))]
-        state["optimizer"] = [z[f"o{i}"] for i in range(sum(k.startswith("o") for k in z.files))]
-        nb = sum(k.startswith("b") for k in z.files)
-        state["best_weights"] = [z[f"b{i}"] for i in range(nb)] if nb else None
+    try:
+        state = json.loads((directory / "state.json").read_text())
+        int(state["next_epoch"]), dict(state["history"])
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise WtalError(f"unreadable checkpoint ({type(e).__name__}: {e}); pass --overwrite "
+                        "to start the run over", path=directory / "state.json") from None
+    try:
+        with np.load(directory / "state.npz", allow_pickle=False) as z:
+            state["weights"] = [z[f"w{i}"]
+                                for i in range(sum(k.startswith("w") for k in z.files))]
+            state["optimizer"] = [z[f"o{i}"]
+                                  for i in range(sum(k.startswith("o") for k in z.files))]
+            nb = sum(k.startswith("b") for k in z.files)
+            state["best_weights"] = [z[f"b{i}"] for i in range(nb)] if nb else None
+    except Exception as e:  # noqa: BLE001 -- zipfile, zlib, numpy: all mean "corrupted"
+        raise WtalError(f"unreadable checkpoint ({type(e).__name__}: {e}); pass --overwrite "
+                        "to start the run over", path=directory / "state.npz") from None
+    state["_directory"] = str(directory)
     return state
 
 
 def apply_state(model: keras.Model, variables_for_optimizer, state: dict) -> int:
     """Assigns restored weights and optimizer variables; returns the next epoch."""
+    shapes = [tuple(v.shape) for v in model.weights]
+    if shapes != [tuple(np.shape(w)) for w in state["weights"]]:
+        raise WtalError("the checkpoint's weights do not fit this model (other data, D or "
+                        "config?); resume with the same --data and --config, or pass "
+                        "--overwrite to start over", path=state.get("_directory"))
     for var, value in zip(model.weights, state["weights"]):
         var.assign(value)
     opt = model.optimizer

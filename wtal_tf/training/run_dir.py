@@ -67,3 +67,18 @@ def read_run(run_dir) -> tuple[ExperimentConfig, dict, dict]:
                         f"version's format {RUN_FORMAT} (wtal-tf {__version__}); "
                         "retrain with this version", path=run_dir)
     return cfg, data, info
+
+
+def load_weights(model, path) -> None:
+    """``model.load_weights`` with a one-line error for a missing, truncated or
+    foreign weights file (h5py and Keras raise a dozen different types)."""
+    path = Path(path)
+    if not path.exists():
+        raise WtalError("no trained weights (model.weights.h5): did training finish?",
+                        path=path.parent)
+    try:
+        model.load_weights(str(path))
+    except Exception as e:  # noqa: BLE001
+        first = str(e).strip().splitlines()[0][:200] if str(e).strip() else ""
+        raise WtalError(f"unreadable or foreign weights file ({type(e).__name__}: {first}); "
+                        "retrain the run (--overwrite) or restore the file", path=path) from None
