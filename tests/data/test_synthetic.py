@@ -351,7 +351,7 @@ def test_cli_timeline_root_validates(shared_data, tmp_path, capsys):
     # bad input: one line, non-zero
     assert main(["data", "synth", str(tmp_path / "x"), "--noise", "-1"]) != 0
     err = capsys.readouterr().err.strip()
-    assert err.startswith("wtal: error:") and "noise_sd" in err and "\n" not in err
+    assert err.startswith("wtal data synth: error:") and "noise_sd" in err and "\n" not in err
     assert main(["data", "synth", str(tmp_path / "y"), "--timeline", "thumos14",
                  "--timeline-dir", str(tmp_path / "none")]) != 0
     assert "thumos14_valid_groundtruth.csv" in capsys.readouterr().err
