@@ -66,8 +66,6 @@ def predict_segments(class_scores: tf.Tensor, p_fg: tf.Tensor, video_scores: tf.
         classes [N] int32)``.
     """
     t_len = tf.shape(class_scores)[0]
-    k = tf.minimum(top_k, tf.shape(video_scores)[0])
-    top = tf.math.top_k(video_scores, k=k).indices
     keep_fg = (1.0 - p_fg) <= alpha_a
 
     def one_class(c):
@@ -81,16 +79,7 @@ def predict_segments(class_scores: tf.Tensor, p_fg: tf.Tensor, video_scores: tf.
         seg = tf.cast(tf.stack([x1, x2], axis=1), tf.float32)
         return seg, score, tf.fill(tf.shape(starts), c)
 
-    segs, scores, classes = [], [], []
-    for i in range(top_k):  # static: top_k is a config value
-        seg, score, cls = tf.cond(
-            i < k, lambda i=i: one_class(top[i]),
-            lambda: (tf.zeros([0, 2]), tf.zeros([0]), tf.zeros([0], tf.int32)))
-        segs.append(seg)
-        scores.append(score)
-        classes.append(cls)
-    return (tf.reshape(tf.concat(segs, 0), [-1, 2]), tf.concat(scores, 0),
-            tf.cast(tf.concat(classes, 0), tf.int32))
+    return _over_top_classes(one_class, video_scores, top_k)
 
 
 
@@ -132,9 +121,6 @@ def multi_threshold_segments(class_scores: tf.Tensor, p_fg: tf.Tensor, video_sco
         like :func:`predict_segments` (no inflation: the levels give loose
         and tight proposals, the contrast picks).
     """
-    k = tf.minimum(top_k, tf.shape(video_scores)[0])
-    top = tf.math.top_k(video_scores, k=k).indices
-
     def one_class(c):
         signal = class_scores[:, c] * p_fg
         lo, hi = tf.reduce_min(signal), tf.reduce_max(signal)
@@ -153,8 +139,16 @@ def multi_threshold_segments(class_scores: tf.Tensor, p_fg: tf.Tensor, video_sco
         seg = tf.stack([tf.gather(s_f, idx), tf.gather(e_f, idx)], axis=1)
         return seg, tf.gather(score, idx), tf.fill(tf.shape(idx), c)
 
+    return _over_top_classes(one_class, video_scores, top_k)
+
+
+def _over_top_classes(one_class, video_scores, top_k: int):
+    """``one_class(c) -> (segments, scores, classes)`` for the ``top_k`` classes of
+    ŷ (fewer when K < top_k), concatenated."""
+    k = tf.minimum(top_k, tf.shape(video_scores)[0])
+    top = tf.math.top_k(video_scores, k=k).indices
     segs, scores, classes = [], [], []
-    for i in range(top_k):
+    for i in range(top_k):  # static: top_k is a config value
         seg, score, cls = tf.cond(
             i < k, lambda i=i: one_class(top[i]),
             lambda: (tf.zeros([0, 2]), tf.zeros([0]), tf.zeros([0], tf.int32)))
