@@ -97,3 +97,14 @@ def test_ladder_runs_every_row_and_reuses_finished_seeds(tiny_root, tmp_path):
     # a second call finds seed 0 finished and gives the same table without training
     again, _ = run_ladder("synthetic_thumos", source, tmp_path / "lad", seeds=[0])
     assert again.to_dict() == table.to_dict()
+
+
+def test_ladder_and_baseline_arguments_fail_in_one_line(tiny_root, tmp_path, capsys):
+    assert main(["ablate", "ladder", "--dataset", "nope", "--data", str(tiny_root),
+                 "--out", str(tmp_path / "l")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("wtal ablate ladder: error: unknown --dataset 'nope'") and \
+        "synthetic_thumos" in err and "\n" not in err
+    assert main(["baseline", "supervised", "--config", "synthetic_thumos_autoloc",
+                 "--data", str(tiny_root), "--run-dir", str(tmp_path / "s")]) == 2
+    assert "*_supervised" in capsys.readouterr().err

@@ -303,11 +303,11 @@ def cmd_ablate_autoloc(args):
 
 
 def cmd_ablate_ladder(args):
-    from wtal_tf.configs import get_config
+    from wtal_tf.configs import list_datasets
 
-    for method in ("cas", "supervised", "autoloc", "autoloc_release", "refineloc",
-                   "refineloc_release"):  # an unknown prefix fails before any work
-        get_config(f"{args.dataset}_{method}")
+    if args.dataset not in list_datasets():  # before any work
+        raise WtalError(f"unknown --dataset {args.dataset!r}; known: "
+                        f"{', '.join(list_datasets())}")
     checks.run_directory(args.out, resume=args.resume, overwrite=args.overwrite, flag="--out")
     from wtal_tf.pipelines.ladder import run_ladder
 

@@ -11,4 +11,4 @@ the data, never from a config.
 
 from wtal_tf.configs.experiments import (  # noqa: F401
     AutoLocConfig, CasModelConfig, CasTrainConfig, ExperimentConfig, RefineConfig,
-    SegmentPredictionConfig, config_from_dict, get_config, list_configs)
+    SegmentPredictionConfig, config_from_dict, get_config, list_configs, list_datasets)

@@ -285,6 +285,11 @@ def _refineloc_release(dataset: str, base: dict) -> dict:
         preset="release")
 
 
+def list_datasets() -> list[str]:
+    """The config prefixes (``<dataset>`` of ``<dataset>_<method>``)."""
+    return list(_DATASETS)
+
+
 def list_configs() -> list[str]:
     names = [f"{d}_{m}" for d in _DATASETS for m in _METHODS]
     return names + [f"{d}_{m}_release" for d in _DATASETS for m in ("autoloc", "refineloc")]
