@@ -216,3 +216,31 @@ def test_inner_only_loss_and_gradient():
     # (integer boundaries: the continuous A_i = 3/4 too)
     assert g[0] == pytest.approx(-0.75 / 4) and g[1] == pytest.approx(-0.25 / 4)
     assert g[2] == 0.0 and g[3] == 0.0
+
+
+def test_clipping_never_pushes_a_clipped_boundary_further_out():
+    # an anchor 4x the video: both boundaries clipped; a loss that wants it wider
+    # (x1 lower, x2 higher) gets no gradient, one that wants it back inside does
+    t_w = tf.Variable([[np.float32(np.log(4.0))]])
+    for sign, moves in ((1.0, False), (-1.0, True)):
+        with tf.GradientTape() as tape:
+            x1, x2, _, _ = oic.decode_boundaries(tf.zeros((1, 1)), t_w, [1.0])
+            y = sign * tf.reduce_sum(x1 - x2)      # sign 1: minimised by widening
+        assert float(x1[0, 0]) == 0.0 and float(x2[0, 0]) == 0.0
+        assert (float(tape.gradient(y, t_w)[0, 0]) != 0.0) == moves
+
+
+def test_anchors_far_wider_than_the_video_stay_finite_under_training():
+    rng = np.random.default_rng(0)
+    cas = rng.random((5, 2)).astype(np.float32)
+    t_w = tf.Variable(np.zeros((5, 2), np.float32))
+    t_x = tf.Variable(np.zeros((5, 2), np.float32))
+    opt = tf.keras.optimizers.SGD(10.0)
+    for _ in range(50):
+        with tf.GradientTape() as tape:
+            b = oic.decode_boundaries(t_x, t_w, [256.0, 512.0])
+            loss = tf.reduce_sum(oic.oic_loss(cas, *b, [0, 1]))
+        grads = tape.gradient(loss, [t_x, t_w])
+        opt.apply_gradients(zip(grads, [t_x, t_w]))
+    assert np.isfinite(t_w.numpy()).all() and np.isfinite(loss.numpy())
+    assert t_w.numpy().max() < 10.0

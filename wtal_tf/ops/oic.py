@@ -11,7 +11,8 @@ least one snippet wide (``max(alpha * w, 1)``, the official code's floor),
 this keeps the outer area >= 2 snippets for every segment, any ``T >= 1``,
 where the paper's ``alpha * w`` alone would divide by zero for short anchors.
 Clipping passes gradients straight through (as the official code does), so a
-boundary pushed past the video's end is still pulled back by the loss.
+boundary pushed past the video's end is still pulled back by the loss -- but
+not those that would push it further out (``_straight_through_clip``).
 
 The OIC loss of every (position, anchor, class) is computed at once from
 prefix sums of the CAS, and its gradient w.r.t. the four boundaries is given
@@ -33,7 +34,25 @@ def round_half_up(x):
 
 
 def _straight_through_clip(x, lo, hi):
-    return x + tf.stop_gradient(tf.clip_by_value(x, lo, hi) - x)
+    """``clip(x, lo, hi)`` whose gradient passes straight through, except where it
+    would push a value already outside ``[lo, hi]`` further out.
+
+    Passing every gradient through (the official code) lets an anchor wider
+    than the video run away: once its boundaries are clipped at both ends,
+    the loss may keep asking for a wider segment, which the clip never
+    delivers, until ``exp(t_w)`` overflows and the weights become NaN (seen
+    with ActivityNet's 512-snippet anchors on videos of < 200 snippets).
+    Gradients that pull a boundary back into the video still pass.
+    """
+    @tf.custom_gradient
+    def clip(v):
+        def grad(upstream):
+            # gradient descent moves v by -upstream: outward below lo when upstream > 0
+            outward = ((v < lo) & (upstream > 0)) | ((v > hi) & (upstream < 0))
+            return tf.where(outward, tf.zeros_like(upstream), upstream)
+        return tf.clip_by_value(v, lo, hi), grad
+
+    return clip(x)
 
 
 def decode_boundaries(t_x: tf.Tensor, t_w: tf.Tensor, anchors, *, inflation: float = 0.25,
