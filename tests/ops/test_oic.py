@@ -244,3 +244,13 @@ def test_anchors_far_wider_than_the_video_stay_finite_under_training():
         opt.apply_gradients(zip(grads, [t_x, t_w]))
     assert np.isfinite(t_w.numpy()).all() and np.isfinite(loss.numpy())
     assert t_w.numpy().max() < 10.0
+
+
+def test_scale_factor_is_bounded_and_never_overflows():
+    t_w = tf.Variable([[100.0, -100.0]])
+    with tf.GradientTape() as tape:
+        x1, x2, _, _ = oic.decode_boundaries(tf.zeros((1, 2)), t_w, [1.0, 1.0])
+        y = tf.reduce_sum(x2 - x1)                 # minimised by narrowing
+    g = tape.gradient(y, t_w).numpy()
+    assert np.isfinite(g).all()
+    assert g[0, 0] > 0 and g[0, 1] == 0.0          # pulled back from +100, not pushed below -4

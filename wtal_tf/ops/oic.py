@@ -29,6 +29,10 @@ from __future__ import annotations
 import tensorflow as tf
 
 
+#: ours: the widest scale factor exp(t_w) of an anchor (e^4 ~ 55x), a numerical bound
+MAX_LOG_SCALE = 4.0
+
+
 def round_half_up(x):
     return tf.floor(x + 0.5)
 
@@ -74,7 +78,10 @@ def decode_boundaries(t_x: tf.Tensor, t_w: tf.Tensor, anchors, *, inflation: flo
     w_a = tf.cast(tf.reshape(anchors, [1, -1]), t_x.dtype)
     s_x = tf.cast(tf.range(t_len), t_x.dtype)[:, None]
     c_x = s_x + w_a * t_x
-    w = w_a * tf.exp(t_w)
+    # exp(t_w) bounded to e^±MAX_LOG_SCALE (gradients still pull t_w back): on
+    # ActivityNet-timeline videos some regressions reached t_w ~ 30 (exp ~ 1e13)
+    # and then overflowed to inf, which turns the chain rule's 0 * inf into NaN
+    w = w_a * tf.exp(_straight_through_clip(t_w, -MAX_LOG_SCALE, MAX_LOG_SCALE))
     x1, x2 = c_x - w / 2.0, c_x + w / 2.0
     side = tf.maximum(inflation * w, min_outer)
     outer1, outer2 = x1 - side, x2 + side
