@@ -87,7 +87,8 @@ def test_ladder_runs_every_row_and_reuses_finished_seeds(tiny_root, tmp_path):
                                 epochs=2, iterations=1)
     rows = set(table.rows)
     for row in ("Supervised reference (segment prediction)", "CAS model (multi-threshold)",
-                "CAS thresholding", "AutoLoc paper preset (BN: population)",
+                "CAS thresholding", "AutoLoc paper preset (BN: population = default)",
+                "AutoLoc paper preset (BN: keras)",
                 "AutoLoc release preset", "RefineLoc paper preset, iteration 1",
                 "RefineLoc paper preset, final iteration",
                 "RefineLoc release preset, selected iteration (multi-threshold)"):
