@@ -2,6 +2,7 @@
 train AutoLoc's localization branch to the weights of one process with the same
 global batch (2 videos per step)."""
 
+import dataclasses
 import json
 import os
 import socket
@@ -45,9 +46,13 @@ def setup(tmp_path_factory):
 
 def _train(setup, run_dir, *extra, env=None):
     epochs = [] if "--epochs" in extra else ["--epochs", "1"]
+    # Keras' moving BatchNorm averages follow every step's batch statistics, so they
+    # show whether the replicas computed what one process does (the default
+    # recomputes them from the final weights, which barely move in one epoch)
     return subprocess.Popen(
         [sys.executable, "-m", "wtal_tf", "train", "autoloc", "--cas-run", str(setup / "cas"),
-         "--data", str(setup / "data"), "--run-dir", str(run_dir), *epochs, *extra],
+         "--data", str(setup / "data"), "--run-dir", str(run_dir), *epochs,
+         "--bn-statistics", "keras", *extra],
         env=env or ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -90,7 +95,9 @@ def test_multiworker_and_mirrored_match_one_process(setup):
     from wtal_tf.data.source import RootSource
     from wtal_tf.training.autoloc_trainer import train_autoloc
 
-    train_autoloc(get_config("synthetic_thumos_autoloc"), RootSource(setup / "data"),
+    cfg = get_config("synthetic_thumos_autoloc")
+    cfg = cfg.replace(autoloc=dataclasses.replace(cfg.autoloc, bn_statistics="keras"))
+    train_autoloc(cfg, RootSource(setup / "data"),
                   setup / "cas", setup / "init", epochs=0, videos_per_step=2, progress=False)
     init = _weights(setup / "init")
     moved = max(float(np.max(np.abs(reference[k] - init[k]))) for k in reference)

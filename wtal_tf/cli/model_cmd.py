@@ -72,6 +72,9 @@ def register(sub):
     p.add_argument("--seed", type=checks.nonnegative_int)
     p.add_argument("--videos-per-step", type=checks.positive_int, default=1,
                    help="videos per step in one process (AutoLoc: 1; G matches G replicas)")
+    p.add_argument("--bn-statistics", choices=("population", "video_average", "video", "keras"),
+                   help="test-time BatchNorm statistics (config default: population; README "
+                        "\"AutoLoc's test-time BatchNorm\")")
     _add_resume_args(p)
     _add_strategy_args(p)
     p.set_defaults(handler=cmd_train_autoloc)
@@ -256,7 +259,12 @@ def _autoloc_config(name, cas_run):
 
 
 def cmd_train_autoloc(args):
+    import dataclasses
+
     cfg = _autoloc_config(args.config, args.cas_run)
+    if args.bn_statistics:
+        cfg = cfg.replace(autoloc=dataclasses.replace(cfg.autoloc,
+                                                      bn_statistics=args.bn_statistics))
     _, data = _cas_run(args.cas_run)
     checks.run_directory(args.run_dir, resume=args.resume, overwrite=args.overwrite)
     strategy = _setup(args)
