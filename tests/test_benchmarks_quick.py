@@ -39,3 +39,31 @@ def test_flop_counts_by_hand():
     convs = [2 * 3 * 2048 * 128, 2 * 3 * 128 * 128, 2 * 3 * 128 * 128, 2 * 3 * 128 * 12]
     assert autoloc_step_flops(cas_model, model.localizer) == (
         cas_fwd + 2 * sum(convs) + sum(convs[1:])) == 12196864
+
+
+def test_sections_are_written_and_rerun_apart(tmp_path, monkeypatch):
+    """``--only scale`` rewrites its own section and keeps the main table, and back."""
+    import types
+
+    from benchmarks import run as bench
+    from benchmarks.common import Row
+
+    values = {"evaluation": 1.0, "scale": 2.0}
+    for name in values:
+        fake = types.SimpleNamespace(run=lambda quick, n=name: [Row(n, "q", values[n])])
+        monkeypatch.setitem(sys.modules, f"benchmarks.bench_{name}", fake)
+    out = tmp_path / "B.md"
+    assert bench.main(["--only", "evaluation", "--out", str(out)]) == 0
+    assert bench.main(["--only", "scale", "--out", str(out), "--note", "shared"]) == 0
+    values.update(evaluation=3.0, scale=4.0)
+    assert bench.main(["--only", "scale", "--out", str(out)]) == 0
+    text = out.read_text()
+    assert text.startswith("# Benchmarks")
+    assert "| evaluation | q | 1 " in text and "| scale | q | 4 " in text
+    assert text.count("| scale | q |") == 1 and text.count("# Benchmarks") == 1
+    assert "`python -m benchmarks.run --only scale`" in text
+    assert "note: shared" not in text  # the rerun's header replaced the first
+    assert bench.main(["--only", "evaluation", "--out", str(out)]) == 0
+    text = out.read_text()
+    assert "| evaluation | q | 3 " in text and "| scale | q | 4 " in text
+    assert text.index("| evaluation |") < text.index("<!-- section: scale -->")
