@@ -67,3 +67,31 @@ def test_sections_are_written_and_rerun_apart(tmp_path, monkeypatch):
     text = out.read_text()
     assert "| evaluation | q | 3 " in text and "| scale | q | 4 " in text
     assert text.index("| evaluation |") < text.index("<!-- section: scale -->")
+
+
+@pytest.mark.slow
+def test_scale_phases_in_process(tmp_path, shared_data, monkeypatch):
+    """The scale benchmark's code path on a tiny cached root (two THUMOS'14 classes,
+    D = 64), every phase in this process; the benchmark itself runs each in its own."""
+    from benchmarks import bench_scale
+    from benchmarks.common import RssMonitor
+
+    monkeypatch.setenv(bench_scale.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setenv("WTAL_TIMELINE_DIR", str(shared_data))
+    (name, (spec, cas_cfg, refine_cfg, autoloc_cfg, protocol)), = bench_scale.specs(
+        quick=True).items()
+    root = bench_scale.ensure_root(name, spec)
+    assert root.parent == tmp_path / "cache" and bench_scale.ensure_root(name, spec) == root
+    assert bench_scale.features_bytes(root) > 0
+    with RssMonitor() as mem:
+        cas = bench_scale.phase_cas(root, cas_cfg, videos=8, epochs=2, run_dir=tmp_path / "cas")
+    assert cas["videos"] == 8 and len(cas["epoch_s"]) == 2 and cas["read_s"] > 0
+    peaks = mem.peaks()
+    assert peaks["VmHWM"] >= peaks["RssAnon"] > 0 and peaks["RssFile"] > 0
+    pseudo = bench_scale.phase_pseudo(root, refine_cfg, tmp_path / "cas")
+    assert pseudo["videos"] == 20
+    al = bench_scale.phase_autoloc(root, autoloc_cfg, tmp_path / "cas", tmp_path / "al")
+    assert al["steps"] > 0 and al["fit_s"] > 0
+    infer = bench_scale.phase_infer(root, tmp_path / "cas", tmp_path / "dets.json")
+    ev = bench_scale.phase_eval(root, tmp_path / "dets.json", protocol)
+    assert ev["detections"] == infer["detections"] and 0 <= ev["average_mAP"] <= 1
