@@ -80,8 +80,8 @@ def ensure_root(name: str, spec) -> Path:
     """The cached root of ``spec``, generated (with a progress bar) if absent."""
     from wtal_tf.data import synthetic
 
-    version = spec.version()
-    root = cache_dir() / f"{name}-D{spec.feature_dim}-{hashlib.sha256(version.encode()).hexdigest()[:10]}"
+    digest = hashlib.sha256(spec.version().encode()).hexdigest()[:10]
+    root = cache_dir() / f"{name}-D{spec.feature_dim}-{digest}"
     if not (root / "annotations.json").is_file():
         print(f"generating {root} (once)", file=sys.stderr, flush=True)
         synthetic.build(root, spec, progress=True)
@@ -95,7 +95,17 @@ def features_bytes(root: Path) -> int:
 
 # -- phases: each runs in its own process (``python -m benchmarks.bench_scale PHASE``) --
 
-def phase_cas(root, config: str, videos: int, epochs: int, run_dir=None) -> dict:
+def _reads_into_heap(heap: bool) -> None:
+    """``heap``: read videos the way the pipeline did before this benchmark (into
+    glibc's heap, never trimmed), to measure what reading into maps saves."""
+    from wtal_tf.data import pipeline
+
+    if heap:
+        pipeline.UNPOOLED_READS, pipeline.RELEASE_HEAP_EVERY = False, 0
+
+
+def phase_cas(root, config: str, videos: int, epochs: int, run_dir=None,
+              heap: bool = False) -> dict:
     """Trains the CAS model ``epochs`` epochs on the first ``videos`` training videos
     (0 = all, train + holdout); epoch 1 is the warm-up.  Then one pass over the input
     pipeline alone.  Writes a run directory (for the later phases) if ``run_dir``."""
@@ -108,10 +118,10 @@ def phase_cas(root, config: str, videos: int, epochs: int, run_dir=None) -> dict
     from wtal_tf.training.cas_trainer import (WEIGHTS, build_cas_model, keras_verbosity,
                                               save_weights)
 
+    _reads_into_heap(heap)
     source = RootSource(root)
     cfg = get_config(config)
-    ids = source.video_ids("train") + source.video_ids("holdout")
-    ids = ids[:videos] if videos else ids
+    ids = (source.video_ids("train") + source.video_ids("holdout"))[:videos or None]
     batch = cfg.train.batch_size
     model = build_cas_model(cfg, len(source.classes), source.feature_dim)
     model.compile(optimizer=keras.optimizers.Adam(cfg.train.learning_rate))
@@ -139,6 +149,22 @@ def phase_cas(root, config: str, videos: int, epochs: int, run_dir=None) -> dict
         save_weights(model, Path(run_dir) / WEIGHTS)
     return {"videos": len(ids), "snippets": sum(source.num_snippets(v) for v in ids),
             "epoch_s": timer.seconds, "read_s": read}
+
+
+def phase_read(root, videos: int, heap: bool) -> dict:
+    """One epoch of the CAS model's input pipeline alone over the first ``videos``
+    training videos (``heap``: see :func:`_reads_into_heap`)."""
+    from benchmarks.bench_cas import cas_batches
+    from wtal_tf.configs import get_config
+    from wtal_tf.data.source import RootSource
+
+    _reads_into_heap(heap)
+    source = RootSource(root)
+    ids = (source.video_ids("train") + source.video_ids("holdout"))[:videos or None]
+    start = time.perf_counter()
+    for _ in cas_batches(source, ids, get_config("anet12_cas").train.batch_size, 0, 1):
+        pass
+    return {"videos": len(ids), "seconds": time.perf_counter() - start}
 
 
 def phase_pseudo(root, config: str, cas_run) -> dict:
@@ -198,7 +224,7 @@ def phase_eval(root, detections, protocol: str) -> dict:
             "detections": len(dets)}
 
 
-PHASES = {"cas": phase_cas, "pseudo": phase_pseudo, "autoloc": phase_autoloc,
+PHASES = {"cas": phase_cas, "read": phase_read, "pseudo": phase_pseudo, "autoloc": phase_autoloc,
           "infer": phase_infer, "eval": phase_eval}
 
 
@@ -236,6 +262,21 @@ def _mem_rows(bench: str, what: str, r: dict) -> list[Row]:
                 f"{m.get('RssAnon', 0):.0f} / {m.get('RssFile', 0):.0f}", "MiB")]
 
 
+def _read_rows(b: str, root: Path, n: int) -> list[Row]:
+    """Peak RSS of the input pipeline alone, 200 vs all videos, reading into glibc's
+    heap (as before) and into maps of their own with trims (now)."""
+    rows = []
+    for heap, how in ((True, "videos in the heap (before)"),
+                      (False, "videos in own maps (now)")):
+        small = run_phase("read", root=root, videos=200, heap=heap)["mem"]["VmHWM"]
+        full = run_phase("read", root=root, videos=0, heap=heap)["mem"]["VmHWM"]
+        rows += [Row(b, f"input pipeline alone, peak RSS 200 / {n} videos, {how}",
+                     f"{small:.0f} / {full:.0f}", "MiB"),
+                 Row(b, f"input pipeline alone, peak RSS ratio {n} / 200 videos, {how}",
+                     full / small, "")]
+    return rows
+
+
 def _dataset_rows(name: str, root: Path, cfgs, quick: bool, tmp: Path) -> list[Row]:
     cas_cfg, refine_cfg, autoloc_cfg, protocol = cfgs
     b = f"scale {name}"
@@ -271,6 +312,10 @@ def _dataset_rows(name: str, root: Path, cfgs, quick: bool, tmp: Path) -> list[R
                      full["mem"]["VmHWM"] / small["mem"]["VmHWM"], "", "<= 1.10"),
                  Row(b, f"CAS model: peak RSS, {full['videos']} videos, vs the bound",
                      full["mem"]["VmHWM"], "MiB", f"<= {RSS_BOUND_MB:.0f} MiB")]
+        before = run_phase("cas", root=root, config=cas_cfg, videos=200, epochs=2, heap=True)
+        rows += [*_mem_rows(b, "CAS model, first 200 videos, videos in the heap (before)",
+                            before),
+                 *_read_rows(b, root, full["videos"])]
     pseudo = run_phase("pseudo", root=root, config=refine_cfg, cas_run=cas_run)
     rows += [Row(b, f"RefineLoc pseudo-label pass ({pseudo['videos']} videos)",
                  pseudo["seconds"], "s"),

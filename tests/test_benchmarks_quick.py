@@ -88,6 +88,12 @@ def test_scale_phases_in_process(tmp_path, shared_data, monkeypatch):
     assert cas["videos"] == 8 and len(cas["epoch_s"]) == 2 and cas["read_s"] > 0
     peaks = mem.peaks()
     assert peaks["VmHWM"] >= peaks["RssAnon"] > 0 and peaks["RssFile"] > 0
+    from wtal_tf.data import pipeline
+    for name in ("UNPOOLED_READS", "RELEASE_HEAP_EVERY"):  # heap=True sets them
+        monkeypatch.setattr(pipeline, name, getattr(pipeline, name))
+    for heap in (False, True):
+        assert bench_scale.phase_read(root, videos=8, heap=heap)["videos"] == 8
+    assert not pipeline.UNPOOLED_READS
     pseudo = bench_scale.phase_pseudo(root, refine_cfg, tmp_path / "cas")
     assert pseudo["videos"] == 20
     al = bench_scale.phase_autoloc(root, autoloc_cfg, tmp_path / "cas", tmp_path / "al")

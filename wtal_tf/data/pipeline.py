@@ -36,6 +36,9 @@ PREFETCH_BATCHES = 2
 #: Videos read between two returns of freed heap pages to the system
 #: (:func:`release_free_heap`); 0 = never.
 RELEASE_HEAP_EVERY = 32
+#: Each video read into memory of its own (:func:`unpooled_copy`); False = the
+#: heap (the scale benchmark measures both).
+UNPOOLED_READS = True
 
 
 def _malloc_trim():
@@ -166,7 +169,8 @@ def _reader(root, ids, extras, extra_specs):
         if RELEASE_HEAP_EVERY and next(count) % RELEASE_HEAP_EVERY == 0:
             release_free_heap()
         vid = video_id.decode() if isinstance(video_id, bytes) else str(video_id)
-        out = [unpooled_copy(root.features.load(vid, mmap=True))]
+        out = [unpooled_copy(root.features.load(vid, mmap=True)) if UNPOOLED_READS
+               else root.features.load(vid)]
         out += [np.asarray(fn(vid), spec.dtype.as_numpy_dtype)
                 for fn, spec in ((extras[k], extra_specs[k]) for k in extras)]
         return out
