@@ -139,7 +139,7 @@ def phase_cas(root, config: str, videos: int, epochs: int, run_dir=None,
 
     timer = Timer()
     model.fit(cas_batches(source, ids, batch, 0, epochs), epochs=epochs, steps_per_epoch=steps,
-              callbacks=[timer], verbose=keras_verbosity(True))
+              callbacks=[timer], verbose=keras_verbosity(True), shuffle=False)
     start = time.perf_counter()
     for _ in cas_batches(source, ids, batch, 1, 2):
         pass
