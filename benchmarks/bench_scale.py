@@ -1,6 +1,6 @@
 """At the real datasets' size: ActivityNet 1.2 and THUMOS'14 timelines at D = 2048.
 
-    python -m benchmarks.run --only scale       # ~20 min; first run generates ~11.5 GB
+    python -m benchmarks.run --only scale   # ~20 min; the first run generates 11 GiB
 
 Synthetic features laid on the real videos' timelines (``wtal data synth
 --timeline``): ActivityNet 1.2 with all 100 classes, its 4,702 training and
@@ -25,7 +25,7 @@ The 200-video figure is the same code on the first 200 training videos (by
 id) of the same ActivityNet root: same D, same distribution of lengths, so
 the ratios isolate the dataset's size.  Throughput is real snippets over the
 fastest timed epoch (the first epoch traces and is not timed); the 200-video
-run times more epochs, as each is 20x shorter.
+run times six epochs, as each is 20x shorter (the full run times one).
 """
 
 from __future__ import annotations
@@ -282,7 +282,7 @@ def _dataset_rows(name: str, root: Path, cfgs, quick: bool, tmp: Path) -> list[R
     b = f"scale {name}"
     size = features_bytes(root)
     cas_run, al_run, dets = tmp / f"{name}_cas", tmp / f"{name}_al", tmp / f"{name}_dets.json"
-    full = run_phase("cas", root=root, config=cas_cfg, videos=0, epochs=2 if quick else 3,
+    full = run_phase("cas", root=root, config=cas_cfg, videos=0, epochs=2,
                      run_dir=cas_run)
     timed = full["epoch_s"][1:]
     rows = [Row(b, "training videos (train + holdout)",

@@ -3,7 +3,7 @@
     python -m benchmarks.run            # full (minutes)
     python -m benchmarks.run --quick    # smaller sizes, under 2 minutes
     python -m benchmarks.run --only evaluation data
-    python -m benchmarks.run --only scale  # the datasets' size (~20 min, ~11.5 GB cache)
+    python -m benchmarks.run --only scale  # the datasets' size (~20 min, 11 GiB cache)
 
 Benchmarks print ratios measured in one process, on one machine, in one run;
 no test asserts a timing.  ``scale`` runs only when named: it keeps its own
