@@ -252,7 +252,9 @@ def run_phase(phase: str, **kwargs) -> dict:
         print(f"[scale] {phase} {args}", file=sys.stderr, flush=True)
         subprocess.run([sys.executable, "-m", "benchmarks.bench_scale", phase, str(out), args],
                        check=True, env=env, cwd=_REPO, stdout=sys.stderr)
-        return json.loads(out.read_text())
+        result = json.loads(out.read_text())
+        print(f"[scale] {phase} -> {json.dumps(result)}", file=sys.stderr, flush=True)
+        return result
 
 
 def _mem_rows(bench: str, what: str, r: dict) -> list[Row]:
