@@ -54,7 +54,8 @@ def run(quick: bool = False) -> list[Row]:
     from wtal_tf.data import pipeline, synthetic
     from wtal_tf.data.source import RootSource
     from wtal_tf.ops.shapes import bucket_length
-    from wtal_tf.training.cas_trainer import _to_inputs, build_cas_model
+    from wtal_tf.models.cas_model import build_cas_model
+    from wtal_tf.training.cas_task import _to_inputs
 
     n_videos = 60 if quick else 200
     dim = 2048
