@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from wtal_tf.errors import WtalError
+
 
 @dataclasses.dataclass(frozen=True)
 class SegmentPredictionConfig:
@@ -53,8 +55,7 @@ class CasTrainConfig:
     lr_patience: int = 1            # NOTES: ReduceLROnPlateau(patience=1)
     seed: int = 0
     # ours: the CAS model computes on T rounded up on a ladder of 16 lengths per
-    # octave (< 1/16 extra work, masked; 0 = off): a bounded set of shapes keeps
-    # TF's per-shape oneDNN primitive cache bounded (BENCHMARKS.md, memory)
+    # octave (< 1/16 extra work, masked; 0 = off; why: wtal_tf.ops.shapes)
     length_buckets_per_octave: int = 16
 
 
@@ -297,8 +298,6 @@ def list_configs() -> list[str]:
 
 def get_config(name: str) -> ExperimentConfig:
     """The named experiment config (``<dataset>_<method>[_release]``)."""
-    from wtal_tf.errors import WtalError
-
     release = name.endswith("_release")
     stem = name[: -len("_release")] if release else name
     for method in _METHODS:
