@@ -35,8 +35,8 @@ STATE = "state.json"
 _PREFIX = "ckpt"
 
 #: The counters of Keras callbacks a resumed fit must continue from (their
-#: ``on_train_begin`` resets them).  Integers are stored as float64 like the
-#: rest: both hold every value these take exactly.
+#: ``on_train_begin`` resets them).  Each is stored as a float64 (exact for every
+#: value these take) and a flag for ``None`` (``best`` before any epoch).
 _COUNTERS = {
     keras.callbacks.EarlyStopping: ("best", "best_epoch", "wait"),
     keras.callbacks.ReduceLROnPlateau: ("best", "wait", "cooldown_counter"),
@@ -83,7 +83,8 @@ class EpochCheckpoint(keras.callbacks.Callback):
         self.directory = Path(directory)
         self.tracked = [(f"{type(c).__name__}_{i}", c) for i, c in enumerate(callbacks)
                         if type(c) in _COUNTERS]
-        self.counters = {name: {attr: tf.Variable(np.nan, dtype=tf.float64, trainable=False)
+        self.counters = {name: {attr: (tf.Variable(np.nan, dtype=tf.float64, trainable=False),
+                                       tf.Variable(False, trainable=False))
                                 for attr in _COUNTERS[type(c)]}
                          for name, c in self.tracked}
         self.selected = [tf.Variable(w, trainable=False) for w in model.get_weights()]
@@ -119,9 +120,13 @@ class EpochCheckpoint(keras.callbacks.Callback):
         if self.progress is None:
             return
         for name, callback in self.tracked:
-            for attr, var in self.counters[name].items():
+            for attr, (var, is_set) in self.counters[name].items():
                 value = float(var.numpy())
-                setattr(callback, attr, int(value) if attr in _INTEGERS else value)
+                if not bool(is_set.numpy()):
+                    value = None
+                elif attr in _INTEGERS:
+                    value = int(value)
+                setattr(callback, attr, value)
             restored_selection = bool(self.has_selected.numpy())
             if isinstance(callback, keras.callbacks.EarlyStopping) and restored_selection:
                 callback.best_weights = [v.numpy() for v in self.selected]
@@ -130,8 +135,10 @@ class EpochCheckpoint(keras.callbacks.Callback):
         for k, v in (logs or {}).items():
             self.history.setdefault(k, []).append(float(v))
         for name, callback in self.tracked:
-            for attr, var in self.counters[name].items():
-                var.assign(float(getattr(callback, attr)))
+            for attr, (var, is_set) in self.counters[name].items():
+                value = getattr(callback, attr, None)
+                is_set.assign(value is not None)
+                var.assign(np.nan if value is None else float(value))
             best = getattr(callback, "best_weights", None)
             if best is not None:
                 for var, value in zip(self.selected, best):
