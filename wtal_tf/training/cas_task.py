@@ -45,7 +45,9 @@ def snippet_label_extras(source: DataSource):
     return {"snippet_labels": labels}, {"snippet_labels": tf.TensorSpec([None], tf.float32)}
 
 
-def _to_inputs(element):
+def model_inputs(element):
+    """A pipeline element -> ``(x, y)`` for the CAS model (pseudo labels and snippet
+    labels passed on when the element has them; pseudo weights zero on padding)."""
     x = {"features": element["features"], "mask": element["mask"]}
     if "pseudo_labels" in element:
         x["pseudo_labels"] = element["pseudo_labels"]
@@ -104,7 +106,7 @@ class CasTask(Task):
 
     def _batches(self, dataset, size: int, replicas: int):
         return pipeline.padded_batches(dataset, size, drop_remainder=replicas > 1,
-                                       prefetch=False).map(_to_inputs)
+                                       prefetch=False).map(model_inputs)
 
     def train_batches(self, start_epoch: int, replicas: int):
         batch = self.batch_size(replicas)
@@ -148,7 +150,7 @@ class CasTask(Task):
                 ds = ds.take(steps * per_replica * replicas).shard(
                     context.num_input_pipelines, context.input_pipeline_id)
                 return pipeline.padded_batches(ds, per_replica, drop_remainder=True,
-                                               prefetch=False).map(_to_inputs)
+                                               prefetch=False).map(model_inputs)
             return self.source.epoch_batches("train", seed=self.seed, start_epoch=0,
                                              epochs=self.epochs, batch_fn=per_epoch,
                                              extras=self.extras, extra_specs=self.extra_specs)
@@ -166,4 +168,4 @@ def train_cas(cfg: ExperimentConfig, source: DataSource, run_dir, *, seed: int |
     return runner.fit(task, run_dir, resume=resume, strategy=strategy, progress=progress)
 
 
-__all__ = ["CasTask", "snippet_label_extras", "train_cas"]
+__all__ = ["CasTask", "model_inputs", "snippet_label_extras", "train_cas"]
