@@ -53,8 +53,9 @@ def run(quick: bool = False) -> list[Row]:
     from wtal_tf.configs import get_config
     from wtal_tf.data import pipeline, synthetic
     from wtal_tf.data.source import RootSource
+    from wtal_tf.models.cas_model import build_cas_model
     from wtal_tf.ops.shapes import bucket_length
-    from wtal_tf.training.cas_trainer import _to_inputs, build_cas_model
+    from wtal_tf.training.cas_task import model_inputs
 
     n_videos = 60 if quick else 200
     dim = 2048
@@ -77,7 +78,7 @@ def run(quick: bool = False) -> list[Row]:
             return pipeline.epoch_batches(
                 source.root, ids, seed=0, start_epoch=start, epochs=stop,
                 batch_fn=lambda d: pipeline.padded_batches(d, batch, prefetch=False).map(
-                    _to_inputs), length_window=32 * batch, batch_size=batch)
+                    model_inputs), length_window=32 * batch, batch_size=batch)
 
         real = sum(source.num_snippets(v) for v in ids)
         steps = -(-len(ids) // batch)
