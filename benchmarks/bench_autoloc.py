@@ -70,6 +70,7 @@ def run(quick: bool = False) -> list[Row]:
     from wtal_tf.models.autoloc import build_autoloc, make_optimizer
     from wtal_tf.models.cas_model import CasModel
     from wtal_tf.ops import oic
+    from wtal_tf.ops.gradients import zeros_for_missing
 
     rng = np.random.default_rng(0)
     t_len, m, k = 2000, 6, 20
@@ -117,10 +118,9 @@ def run(quick: bool = False) -> list[Row]:
     @tf.function
     def step(x, y):
         with tf.GradientTape() as tape:
-            loss, _, _, _ = model._loss(x, y, training=True)
+            loss, _, _, _ = model.batch_loss(x, y, training=True)
         grads = tape.gradient(loss, variables)
-        opt.apply([tf.zeros_like(v) if g is None else g for g, v in zip(grads, variables)],
-                  variables)
+        opt.apply(zeros_for_missing(grads, variables), variables)
         return loss
 
     gated, _ = model.video_cas(feats)

@@ -18,8 +18,8 @@ def run(quick: bool = False) -> list[Row]:
     from wtal_tf.configs import get_config
     from wtal_tf.data import synthetic
     from wtal_tf.data.source import RootSource
-    from wtal_tf.training.autoloc_trainer import train_autoloc
-    from wtal_tf.training.cas_trainer import train_cas
+    from wtal_tf.training.autoloc_task import train_autoloc
+    from wtal_tf.training.cas_task import train_cas
 
     dim = 2048
     rows = []

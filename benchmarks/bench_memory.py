@@ -36,7 +36,7 @@ import dataclasses, json, sys
 from benchmarks.common import peak_rss_mb
 from wtal_tf.configs import get_config
 from wtal_tf.data.source import RootSource
-from wtal_tf.training.cas_trainer import train_cas
+from wtal_tf.training.cas_task import train_cas
 cfg = get_config("synthetic_thumos_cas")
 cfg = cfg.replace(train=dataclasses.replace(cfg.train,
                                             length_buckets_per_octave=int(sys.argv[4])))
@@ -50,7 +50,7 @@ import json, sys
 from benchmarks.common import peak_rss_mb
 from wtal_tf.configs import get_config
 from wtal_tf.data.source import RootSource
-from wtal_tf.training.autoloc_trainer import train_autoloc
+from wtal_tf.training.autoloc_task import train_autoloc
 train_autoloc(get_config("synthetic_thumos_autoloc"), RootSource(sys.argv[1]), sys.argv[2],
               sys.argv[3], epochs=1, progress=False)
 print(json.dumps({"rss_mb": peak_rss_mb()}))

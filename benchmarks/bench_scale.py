@@ -120,9 +120,9 @@ def phase_cas(root, config: str, videos: int, epochs: int, run_dir=None,
     from benchmarks.bench_cas import cas_batches
     from wtal_tf.configs import get_config
     from wtal_tf.data.source import RootSource
-    from wtal_tf.training import run_dir as rd
-    from wtal_tf.training.cas_trainer import (WEIGHTS, build_cas_model, keras_verbosity,
-                                              save_weights)
+    from wtal_tf import runs
+    from wtal_tf.models.cas_model import build_cas_model
+    from wtal_tf.training.runner import keras_verbosity
 
     _reads_into_heap(heap)
     source = RootSource(root)
@@ -156,8 +156,8 @@ def phase_cas(root, config: str, videos: int, epochs: int, run_dir=None,
         pass
     read = time.perf_counter() - start
     if run_dir is not None:
-        rd.write_run(run_dir, cfg, source.to_dict(), seed=0, epochs=epochs)
-        save_weights(model, Path(run_dir) / WEIGHTS)
+        runs.write_run(run_dir, cfg, source.to_dict(), seed=0, epochs=epochs)
+        runs.save_weights(model, Path(run_dir) / runs.WEIGHTS)
     return {"videos": len(ids), "snippets": sum(source.num_snippets(v) for v in ids),
             "epoch_s": timer.seconds, "read_s": read}
 
@@ -183,8 +183,8 @@ def phase_pseudo(root, config: str, cas_run) -> dict:
     video, then the pseudo labels of the next iteration."""
     from wtal_tf.configs import get_config
     from wtal_tf.data.source import RootSource
-    from wtal_tf.models.refineloc import make_pseudo_labels
-    from wtal_tf.training.cas_trainer import load_cas_model
+    from wtal_tf.inference.loading import load_cas_model
+    from wtal_tf.training.refineloc import make_pseudo_labels
 
     source = RootSource(root)
     model, _, _ = load_cas_model(cas_run)
@@ -198,7 +198,7 @@ def phase_autoloc(root, config: str, cas_run, out) -> dict:
     """One epoch of AutoLoc training (the trainer, holdout validation included)."""
     from wtal_tf.configs import get_config
     from wtal_tf.data.source import RootSource
-    from wtal_tf.training.autoloc_trainer import train_autoloc
+    from wtal_tf.training.autoloc_task import train_autoloc
 
     source = RootSource(root)
     start = time.perf_counter()
@@ -211,7 +211,7 @@ def phase_autoloc(root, config: str, cas_run, out) -> dict:
 def phase_infer(root, cas_run, out) -> dict:
     """Detections of the CAS model (RefineLoc's inference) on the test split."""
     from wtal_tf.data.source import RootSource
-    from wtal_tf.models.predict import predict_run
+    from wtal_tf.inference.predict import predict_run
 
     source = RootSource(root)
     start = time.perf_counter()

@@ -37,8 +37,8 @@ RUNGS = {
 def video_top1(run_dir, root) -> tuple[float, int]:
     """Share of test videos whose argmax video score is one of their labels."""
     from wtal_tf.data.source import open_source
-    from wtal_tf.models.inference import cas_outputs
-    from wtal_tf.training.cas_trainer import load_cas_model
+    from wtal_tf.inference.cas import cas_outputs
+    from wtal_tf.inference.loading import load_cas_model
 
     model, _, _ = load_cas_model(run_dir)
     out = cas_outputs(model, open_source(str(root), None, None), "test")

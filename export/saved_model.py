@@ -39,7 +39,7 @@ import tensorflow as tf
 from wtal_tf import io_utils
 from wtal_tf.errors import WtalError
 from wtal_tf.ops import segments as seg_ops
-from wtal_tf.training import run_dir as rd
+from wtal_tf import runs
 
 WARMUP_FILE = "tf_serving_warmup_requests"
 
@@ -113,19 +113,19 @@ class Detector(tf.Module):
 
     def __init__(self, run_dir, *, max_detections: int = 100):
         super().__init__()
-        cfg, data, _ = rd.read_run(run_dir)
+        cfg, data, _ = runs.read_run(run_dir)
         self.cfg = cfg
         self.feature_dim = int(data["feature_dim"])
         self.classes = list(data["classes"])
         self.max_detections = int(max_detections)
         self.class_names = tf.constant(self.classes + [""])  # index -1 -> ""
         if cfg.method == "autoloc":
-            from wtal_tf.training.autoloc_trainer import load_autoloc
+            from wtal_tf.inference.loading import load_autoloc
 
             self.model, _, _ = load_autoloc(run_dir)
             self.cas_model = self.model.cas_model
         else:
-            from wtal_tf.training.cas_trainer import load_cas_model
+            from wtal_tf.inference.loading import load_cas_model
 
             self.model, _, _ = load_cas_model(run_dir)
             self.cas_model = self.model
@@ -260,7 +260,7 @@ def export_run(run_dir, base, *, name: str = "wtal", version: int | None = None,
             print("note: tensorflow-serving-api is not installed, so no warmup requests are "
                   "written (pip install --no-deps tensorflow-serving-api)")
             warmup = False
-    cfg, data, _ = rd.read_run(run_dir)
+    cfg, data, _ = runs.read_run(run_dir)
     stride = seconds_per_snippet or data.get("seconds_per_snippet")
     if not stride:
         raise WtalError("no seconds per snippet known for this run: pass "

@@ -53,8 +53,8 @@ def test_supervised_baseline_trains_predicts_and_exports(tiny_root, tmp_path):
     import tensorflow as tf
 
     from wtal_tf.data.source import RootSource
-    from wtal_tf.models.inference import cas_outputs
-    from wtal_tf.training.cas_trainer import load_cas_model
+    from wtal_tf.inference.cas import cas_outputs
+    from wtal_tf.inference.loading import load_cas_model
 
     run = tmp_path / "sup"
     assert main(["baseline", "supervised", "--config", "synthetic_thumos_supervised",

@@ -21,8 +21,8 @@ def trained(tmp_path_factory):
     """A tiny AutoLoc run and a tiny CAS run (the CAS run doubles as a RefineLoc run)."""
     from wtal_tf.configs import get_config
     from wtal_tf.data.source import RootSource
-    from wtal_tf.training.autoloc_trainer import train_autoloc
-    from wtal_tf.training.cas_trainer import train_cas
+    from wtal_tf.training.autoloc_task import train_autoloc
+    from wtal_tf.training.cas_task import train_cas
 
     tmp = tmp_path_factory.mktemp("export")
     make_root(tmp / "data", num_train=12, num_test=3, dim=16, min_snippets=20, max_snippets=80)
@@ -122,7 +122,7 @@ def test_signatures_warmup_and_bad_input(trained, tmp_path):
 def test_predict_from_saved_model_matches_run(trained, tmp_path):
     from wtal_export.saved_model import export_run
     from wtal_tf.data.source import RootSource
-    from wtal_tf.models.predict import predict_run, predict_saved_model
+    from wtal_tf.inference.predict import predict_run, predict_saved_model
 
     source = RootSource(trained / "data")
     path = export_run(trained / "autoloc", tmp_path / "m", name="x", version=3,

@@ -12,13 +12,17 @@ from wtal_tf.ops import nms, oic_select
 
 def test_localization_network_layer():
     x = np.random.default_rng(0).standard_normal((1, 9, 16)).astype(np.float32)
+    # 3 x (conv kernel + bias, BN gamma + beta) + head kernel + bias; BN moving mean + var
     run_layer_test(LocalizationNetwork, {"num_anchors": 6, "filters": 8, "num_conv_layers": 3,
                                          "activation": "relu", "head_kernel": 3},
-                   x, (1, 9, 6))
+                   x, (1, 9, 6), expected_num_trainable_weights=14,
+                   expected_num_non_trainable_weights=6)
+    # bias-free conv (leaky_relu, the official blocks) + BN + head
     run_layer_test(LocalizationNetwork, {"num_anchors": 2, "filters": 4, "num_conv_layers": 1,
                                          "activation": "leaky_relu", "head_kernel": 1,
                                          "test_statistics": "video"},
-                   x, (1, 9, 2))
+                   x, (1, 9, 2), expected_num_trainable_weights=5,
+                   expected_num_non_trainable_weights=2)
 
 
 def test_oic_layer_config_round_trip():
@@ -27,6 +31,41 @@ def test_oic_layer_config_round_trip():
     clone = OICLayer.from_config(layer.get_config())
     assert clone.get_config() == layer.get_config()
     assert clone.anchors == [1, 2, 4] and clone.loss == "inner_only"
+
+
+def test_oic_layer_through_the_shared_helper():
+    rng = np.random.default_rng(0)
+    call = {"cas": tf.constant(rng.uniform(size=(9, 3)), tf.float32),
+            "t_x": tf.zeros((9, 2)), "t_w": tf.zeros((9, 2)),
+            "classes": tf.constant([0, 2])}
+    layer = run_layer_test(OICLayer, {"anchors": [1, 4], "inflation": 0.25, "min_outer": 1.0,
+                                      "cas_threshold": 0.1, "oic_threshold": -0.3,
+                                      "nms_iou": 0.4, "loss": "oic"},
+                           call, (2,), expected_num_trainable_weights=0, symbolic=False)
+    # no weights, and the selection's classes are the ones asked for
+    assert layer(**call).classes.numpy().tolist() == [0, 2]
+
+
+def test_autoloc_model_round_trip_holds_its_cas_model():
+    from tests.layer_test_case import run_model_test
+    from wtal_tf.models.autoloc import AutoLocModel
+    from wtal_tf.models.cas_model import CasModel
+
+    cas_model = CasModel(num_classes=3, num_layers=1, attention="sigmoid1")
+    kwargs = {"anchors": [1, 2, 4], "filters": 4, "num_conv_layers": 2,
+              "activation": "leaky_relu", "head_kernel": 1, "oic_threshold": -0.2,
+              "bn_statistics": "keras", "test_top_k": 2, "cas_gate": "soft"}
+    model = AutoLocModel(cas_model, **kwargs)
+    x = {"features": tf.random.normal((1, 9, 8), seed=3)}
+    # localizer: 2 x (bias-free conv, BN gamma + beta) + head kernel + bias; BN moving
+    # mean + var; the CAS model's two 1-layer MLPs (kernel + bias each), frozen here
+    out, _ = run_model_test(model, x, init_kwargs=kwargs, expected_num_trainable_weights=8,
+                            expected_num_non_trainable_weights=4 + 4)
+    assert out[0].shape == (1, 9, 3)
+    clone = AutoLocModel.from_config(model.get_config())
+    assert type(clone.cas_model) is CasModel
+    assert clone.cas_model.get_config() == cas_model.get_config()
+    assert clone.cas_model.attention == "sigmoid1" and not clone.cas_model.trainable
 
 
 def test_nms_1d_by_hand():
@@ -122,7 +161,7 @@ def test_one_video_padded_with_mask_gives_the_lone_video_loss_and_gradients():
 
     def loss_and_grads(features, m):
         with tf.GradientTape() as tape:
-            loss, kept, _, _ = model._loss(features, y, training=True, mask=m)
+            loss, kept, _, _ = model.batch_loss(features, y, training=True, mask=m)
         return loss, kept, tape.gradient(loss, variables)
 
     loss_a, kept_a, grads_a = loss_and_grads(video, None)

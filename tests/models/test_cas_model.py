@@ -18,7 +18,8 @@ from tests.conftest import make_root
 
 def test_snippet_mlp_layer():
     x = np.random.default_rng(0).standard_normal((2, 5, 16)).astype(np.float32)
-    layer = run_layer_test(SnippetMLP, {"units": 3, "num_layers": 3}, x, (2, 5, 3))
+    layer = run_layer_test(SnippetMLP, {"units": 3, "num_layers": 3}, x, (2, 5, 3),
+                           expected_num_trainable_weights=6)  # 3 x (kernel, bias)
     # widths halve: 16 -> 8 -> 4 -> 3
     assert [d.units for d in layer.hidden] == [8, 4]
 
@@ -39,6 +40,27 @@ def test_cas_model_config_eager_fit_and_save(tmp_path):
     clone(x)
     clone.load_weights(str(tmp_path / "w.weights.h5"))
     np.testing.assert_allclose(clone(x)["video_scores"], model(x)["video_scores"], rtol=1e-6)
+
+
+def test_cas_models_through_the_shared_helper():
+    from tests.layer_test_case import run_model_test
+    from wtal_tf.models.cas_model import SupervisedSnippetModel
+
+    x = {"features": tf.random.normal((2, 7, 8), seed=1), "mask": tf.ones((2, 7))}
+    kwargs = {"num_classes": 4, "num_layers": 2, "attention": "sigmoid1",
+              "input_stream": "second_half", "beta": 2.0, "pseudo_weighting": "global",
+              "pseudo_bg_fraction": 0.7}
+    # two 2-layer MLPs (kernel + bias per layer) on the second half (D/2 = 4)
+    out, _ = run_model_test(CasModel(**kwargs), x, init_kwargs=kwargs,
+                            expected_num_trainable_weights=8,
+                            expected_num_non_trainable_weights=0)
+    assert out["attention_logits"].shape == (2, 7, 1)
+    # the supervised reference: one MLP over K + 1 classes
+    out, _ = run_model_test(SupervisedSnippetModel(4, num_layers=3), x,
+                            init_kwargs={"num_classes": 4, "num_layers": 3},
+                            expected_num_trainable_weights=6,
+                            expected_num_non_trainable_weights=0)
+    assert out["cas_logits"].shape == (2, 7, 4)
 
 
 def _softmax(z, axis):
@@ -176,7 +198,7 @@ def test_segment_prediction_two_snippet_gap_splits_and_top_k():
 def test_tiny_synthetic_run_learns(tmp_path):
     from wtal_tf.configs import get_config
     from wtal_tf.data.source import RootSource
-    from wtal_tf.training.cas_trainer import train_cas
+    from wtal_tf.training.cas_task import train_cas
 
     make_root(tmp_path / "data", num_train=60, num_test=10, dim=32, min_snippets=40, max_snippets=120)
     cfg = get_config("synthetic_thumos_cas")
@@ -241,3 +263,21 @@ def test_length_buckets_inside_the_model_change_no_output():
                                    err_msg=key)
     assert bucketed.get_config()["length_buckets_per_octave"] == 4
     assert CasModel.from_config(bucketed.get_config()).length_buckets_per_octave == 4
+
+
+def test_dtype_policy_reaches_every_sublayer():
+    """keras-hub's habit: a layer's dtype policy is passed to the layers it makes."""
+    from wtal_tf.layers.localization import LocalizationNetwork
+    from wtal_tf.models.autoloc import AutoLocModel
+
+    policy = "mixed_bfloat16"
+    cas_model = CasModel(num_classes=3, num_layers=2, dtype=policy)
+    cas_model({"features": tf.zeros((1, 4, 8))})
+    network = LocalizationNetwork(2, filters=4, num_conv_layers=2, dtype=policy)
+    network(tf.zeros((1, 4, 8)))
+    autoloc = AutoLocModel(CasModel(num_classes=3, num_layers=1), anchors=[1, 2], filters=4,
+                           dtype=policy)
+    for owner in (cas_model, network, autoloc.localizer, autoloc.oic_layer):
+        sublayers = owner._flatten_layers(include_self=True)
+        assert {layer.dtype_policy.name for layer in sublayers} == {policy}, owner.name
+    assert [d.compute_dtype for d in cas_model.classifier.hidden] == ["bfloat16"]

@@ -41,7 +41,7 @@ def test_supervised_model_is_a_k_plus_1_snippet_classifier():
 
 def test_snippet_labels_from_ground_truth(tmp_path):
     from wtal_tf.data.source import RootSource
-    from wtal_tf.training.cas_trainer import snippet_label_extras
+    from wtal_tf.training.cas_task import snippet_label_extras
 
     root = make_root(tmp_path / "r", num_train=4, num_test=1, dim=4, min_snippets=10,
                      max_snippets=10)
@@ -180,8 +180,8 @@ def test_release_presets_follow_notes():
 
 def test_release_generators_are_the_segment_pipeline_with_one_threshold_off():
     from wtal_tf.configs import SegmentPredictionConfig
-    from wtal_tf.models import pseudo_labels as pl
-    from wtal_tf.models.inference import VideoOutputs
+    from wtal_tf.training import pseudo_labels as pl
+    from wtal_tf.inference.cas import VideoOutputs
 
     t = 12
     scores = np.full((t, 2), 0.5, np.float32)

@@ -8,8 +8,8 @@ import pytest
 from wtal_tf.configs import SegmentPredictionConfig
 from wtal_tf.data.detections import Detections
 from wtal_tf.errors import WtalError
-from wtal_tf.models import pseudo_labels as pl
-from wtal_tf.models.inference import VideoOutputs
+from wtal_tf.training import pseudo_labels as pl
+from wtal_tf.inference.cas import VideoOutputs
 from tests.conftest import make_root
 
 
@@ -100,7 +100,7 @@ def test_refine_loop_and_rerun_from_stored_labels(tmp_path):
 
     from wtal_tf.configs import get_config
     from wtal_tf.data.source import RootSource
-    from wtal_tf.models.refineloc import load_iteration, read_refine, refine, train_iteration
+    from wtal_tf.training.refineloc import load_iteration, read_refine, refine, train_iteration
 
     make_root(tmp_path / "d", num_train=20, num_test=4, dim=16, min_snippets=20, max_snippets=60)
     source = RootSource(tmp_path / "d")
@@ -127,7 +127,7 @@ def test_refine_loop_and_rerun_from_stored_labels(tmp_path):
 
 
 def test_early_stopping_by_hand():
-    from wtal_tf.models.refineloc import IterationResult, stop_early
+    from wtal_tf.training.refineloc import IterationResult, stop_early
 
     def runs(*losses):
         return [IterationResult(i, x) for i, x in enumerate(losses)]

@@ -38,10 +38,15 @@ def _train_cas(root, run, *extra):
 
 
 # -- item 6 --------------------------------------------------------------------------
-def test_corrupted_checkpoint_state_npz(tiny_root, copied_run, capsys):
-    (copied_run / "checkpoint" / "state.npz").write_bytes(b"PK\x03\x04 truncated")
+def test_corrupted_checkpoint_data(tiny_root, copied_run, capsys):
+    # the TF checkpoint that state.json names (issue 16: tf.train.CheckpointManager
+    # replaced state.npz)
+    epochs = json.loads((copied_run / "checkpoint" / "state.json").read_text())["next_epoch"]
+    data = copied_run / "checkpoint" / f"ckpt-{epochs}.data-00000-of-00001"
+    assert data.exists()
+    data.write_bytes(b"PK\x03\x04 truncated")
     code, err = run_cli(capsys, *_train_cas(tiny_root, copied_run, "--resume"))
-    assert_one_line_error(code, err, str(copied_run / "checkpoint" / "state.npz"),
+    assert_one_line_error(code, err, str(data),
                           "unreadable checkpoint", "pass --overwrite to start the run over",
                           command="train cas")
 

@@ -93,7 +93,7 @@ def test_multiworker_and_mirrored_match_one_process(setup):
     # takes it, the CLI refuses --epochs 0 as a user mistake)
     from wtal_tf.configs import get_config
     from wtal_tf.data.source import RootSource
-    from wtal_tf.training.autoloc_trainer import train_autoloc
+    from wtal_tf.training.autoloc_task import train_autoloc
 
     cfg = get_config("synthetic_thumos_autoloc")
     cfg = cfg.replace(autoloc=dataclasses.replace(cfg.autoloc, bn_statistics="keras"))

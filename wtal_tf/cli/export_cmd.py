@@ -28,11 +28,11 @@ def register(sub):
 
 def cmd_export(args):
     from wtal_export.serving_config import model_names
-    from wtal_tf.training import run_dir as rd
+    from wtal_tf import runs
 
     if not args.name or "/" in args.name or args.name in (".", ".."):
         raise WtalError(f"--name {args.name!r} must be a plain folder name")
-    _, data, _ = rd.read_run(args.run_dir)
+    _, data, _ = runs.read_run(args.run_dir)
     if not (Path(args.run_dir) / "model.weights.h5").exists():
         raise WtalError("no trained weights (model.weights.h5): did training finish?",
                         path=args.run_dir)

@@ -47,6 +47,15 @@ def _add_data_args(p, required=True):
 
 
 def register(sub):
+    """Adds the model commands: train, ablate, baseline, refine, info, predict."""
+    _register_train(sub)
+    _register_ablate(sub)
+    _register_baseline(sub)
+    _register_refine(sub)
+    _register_info_and_predict(sub)
+
+
+def _register_train(sub):
     train = sub.add_parser("train", help="train a model")
     tsub = train.add_subparsers(dest="model", metavar="MODEL")
     tsub.required = True
@@ -79,6 +88,8 @@ def register(sub):
     _add_strategy_args(p)
     p.set_defaults(handler=cmd_train_autoloc)
 
+
+def _register_ablate(sub):
     p = sub.add_parser("ablate", help="ablation studies (AutoLoc §5.4, Table 3)")
     asub = p.add_subparsers(dest="study", metavar="STUDY")
     asub.required = True
@@ -127,6 +138,8 @@ def register(sub):
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
     p.set_defaults(handler=cmd_ablate_ladder)
 
+
+def _register_baseline(sub):
     p = sub.add_parser("baseline", help="reference models")
     bsub = p.add_subparsers(dest="baseline", metavar="BASELINE")
     bsub.required = True
@@ -140,6 +153,8 @@ def register(sub):
     p.add_argument("--overwrite", action="store_true", help="replace an existing run")
     p.set_defaults(handler=cmd_baseline_supervised)
 
+
+def _register_refine(sub):
     p = sub.add_parser("refine", help="RefineLoc's iterative refinement (one run)")
     p.add_argument("--config", required=True, help="e.g. synthetic_thumos_refineloc")
     _add_data_args(p)
@@ -159,6 +174,8 @@ def register(sub):
     _add_resume_args(p)
     p.set_defaults(handler=cmd_refine)
 
+
+def _register_info_and_predict(sub):
     p = sub.add_parser("info", help="summarise a run directory: config, data, metrics, "
                        "artifacts")
     p.add_argument("run_dir", metavar="RUN_DIR")
@@ -225,7 +242,7 @@ def cmd_train_cas(args):
     cfg = _config(args.config, allowed=("cas", "refineloc"), command="wtal train cas")
     checks.run_directory(args.run_dir, resume=args.resume, overwrite=args.overwrite)
     strategy = _setup(args)
-    from wtal_tf.training.cas_trainer import train_cas
+    from wtal_tf.training.cas_task import train_cas
 
     source = open_data(args, needs_training=True)
     _check_resume(args, args.run_dir, seed=cfg.train.seed if args.seed is None else args.seed,
@@ -239,9 +256,9 @@ def cmd_train_cas(args):
 
 def _cas_run(path):
     """``--cas-run``: a finished CAS (or RefineLoc) run."""
-    from wtal_tf.training import run_dir as rd
+    from wtal_tf import runs
 
-    cfg, data, info = rd.read_run(path)
+    cfg, data, info = runs.read_run(path)
     if cfg.method == "autoloc":
         raise WtalError("is an AutoLoc run; --cas-run needs the run directory of 'wtal train "
                         "cas' (an AutoLoc run keeps its CAS run in RUN/cas)", path=path)
@@ -269,7 +286,8 @@ def cmd_train_autoloc(args):
     checks.run_directory(args.run_dir, resume=args.resume, overwrite=args.overwrite)
     strategy = _setup(args)
 
-    from wtal_tf.training.autoloc_trainer import train_autoloc
+    from wtal_tf.inference.predict import check_compatible
+    from wtal_tf.training.autoloc_task import train_autoloc
 
     source = open_data(args, needs_training=True)
     check_compatible(data, source, args.cas_run)
@@ -335,7 +353,7 @@ def cmd_ablate_ladder(args):
 def cmd_baseline_supervised(args):
     cfg = _config(args.config, allowed=("supervised",), command="wtal baseline supervised")
     checks.run_directory(args.run_dir, overwrite=args.overwrite, resumable=False)
-    from wtal_tf.training.cas_trainer import train_cas
+    from wtal_tf.training.cas_task import train_cas
 
     source = open_data(args, needs_training=True)
     _start(args)
@@ -345,9 +363,9 @@ def cmd_baseline_supervised(args):
 
 
 def cmd_info(args):
-    from wtal_tf.training import run_dir as rd
+    from wtal_tf import runs
 
-    cfg, data, info = rd.read_run(args.run_dir)
+    cfg, data, info = runs.read_run(args.run_dir)
     run = Path(args.run_dir)
     print(f"run: {run}  method: {info['method']}  config: {cfg.name}  seed: {info.get('seed')}")
     print(f"wtal-tf {info.get('wtal_tf_version')}  TensorFlow {info.get('tensorflow')}  "
@@ -398,7 +416,7 @@ def cmd_refine(args):
     checks.run_directory(args.run_dir, resume=args.resume, overwrite=args.overwrite)
     dets = read_detections(args.from_detections) if args.from_detections else None
     _setup(args)
-    from wtal_tf.models.refineloc import read_refine, refine
+    from wtal_tf.training.refineloc import read_refine, refine
 
     source = open_data(args, needs_training=True)
     if args.resume:
@@ -455,15 +473,6 @@ def cmd_ablate_refineloc(args):
     return 0
 
 
-def check_compatible(data_info: dict, source, run_dir):
-    if list(data_info["classes"]) != list(source.classes):
-        raise WtalError(f"the run was trained on {len(data_info['classes'])} classes, the "
-                        f"data has {len(source.classes)} (or another order)", path=run_dir)
-    if int(data_info["feature_dim"]) != int(source.feature_dim):
-        raise WtalError(f"the run expects D = {data_info['feature_dim']} features, the data "
-                        f"has D = {source.feature_dim}", path=run_dir)
-
-
 def _check_strides(source, split, where):
     """Every video's stride, before inference: a stride <= 0 or NaN gave negative or
     NaN seconds (or, where nothing was detected, nothing to notice)."""
@@ -485,10 +494,10 @@ def cmd_predict(args):
     if args.save_cas:
         checks.output_file(args.save_cas, args.overwrite, flag="--save-cas")
     if args.run_dir is not None:
-        from wtal_tf.training import run_dir as rd
+        from wtal_tf import runs
 
-        rd.read_run(args.run_dir)  # a clear error before TF is imported
-    from wtal_tf.models import predict as predict_lib
+        runs.read_run(args.run_dir)  # a clear error before TF is imported
+    from wtal_tf.inference import predict as predict_lib
 
     source = open_data(args)
     _check_strides(source, args.split, args.data or f"tfds:{args.tfds}")

@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from wtal_tf.errors import WtalError
+
 
 @dataclasses.dataclass(frozen=True)
 class SegmentPredictionConfig:
@@ -53,8 +55,7 @@ class CasTrainConfig:
     lr_patience: int = 1            # NOTES: ReduceLROnPlateau(patience=1)
     seed: int = 0
     # ours: the CAS model computes on T rounded up on a ladder of 16 lengths per
-    # octave (< 1/16 extra work, masked; 0 = off): a bounded set of shapes keeps
-    # TF's per-shape oneDNN primitive cache bounded (BENCHMARKS.md, memory)
+    # octave (< 1/16 extra work, masked; 0 = off; why: wtal_tf.ops.shapes)
     length_buckets_per_octave: int = 16
 
 
@@ -144,6 +145,11 @@ class RefineConfig:
     pseudo_weighting: str = "video"
 
 
+#: The reporting thresholds, the one place they are written (evaluation/ reads them).
+THUMOS_TIOUS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)          # AL Table 1, RL Table 4
+ANET_TIOUS = tuple(round(0.5 + 0.05 * i, 2) for i in range(10))  # AL Table 2, RL §4.1
+
+
 @dataclasses.dataclass(frozen=True)
 class ExperimentConfig:
     """Everything one experiment needs; ``method`` picks the trainer."""
@@ -161,7 +167,7 @@ class ExperimentConfig:
     refine: RefineConfig = RefineConfig()
     preset: str = "paper"            # "paper" | "release" (the official code's settings)
     protocol: str = "activitynet"    # evaluation matching convention
-    tious: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
+    tious: tuple[float, ...] = THUMOS_TIOUS
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -169,9 +175,6 @@ class ExperimentConfig:
     def replace(self, **changes) -> "ExperimentConfig":
         return dataclasses.replace(self, **changes)
 
-
-THUMOS_TIOUS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)          # AL Table 1, RL Table 4
-ANET_TIOUS = tuple(round(0.5 + 0.05 * i, 2) for i in range(10))  # AL Table 2, RL §4.1
 
 _DATASETS: dict[str, dict[str, Any]] = {
     "thumos14": dict(
@@ -297,8 +300,6 @@ def list_configs() -> list[str]:
 
 def get_config(name: str) -> ExperimentConfig:
     """The named experiment config (``<dataset>_<method>[_release]``)."""
-    from wtal_tf.errors import WtalError
-
     release = name.endswith("_release")
     stem = name[: -len("_release")] if release else name
     for method in _METHODS:

@@ -240,11 +240,8 @@ def padded_batches(ds: tf.data.Dataset, batch_size: int, *,
     Args:
         length_buckets_per_octave: if > 0, ``T_max`` is rounded up further with
             :func:`bucket_length`, so an epoch has a bounded set of batch shapes
-            however many distinct lengths the videos have.  TF's oneDNN kernels
-            cache a primitive (about 1 MB for a 2048 -> 1024 layer, forward and
-            backward) for every new shape, for the life of the process: without
-            buckets that cache grows with every new ``T_max`` (BENCHMARKS.md,
-            memory).  Every per-snippet array (a leading ``T`` axis in the
+            however many distinct lengths the videos have (why:
+            :mod:`wtal_tf.ops.shapes`).  Every per-snippet array (a leading ``T`` axis in the
             element) is padded with zeros; the mask stays exact.
     """
     ds = ds.map(_with_mask, num_parallel_calls=AUTOTUNE)

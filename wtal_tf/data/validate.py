@@ -108,91 +108,112 @@ def validate_root(root) -> Report:
         subset = str(entry.get("subset", "training")).lower()
         if subset not in SUBSET_ALIASES:
             report.errors.append(Problem(ann_file, vid, f"unknown subset {subset!r}"))
-        duration = _number(entry.get("duration"))
-        if entry.get("duration") is not None and (duration is None or duration <= 0):
+        duration = _check_timing(report, ann_file, vid, entry)
+        _check_annotations(report, ann_file, vid, entry.get("annotations", []), duration,
+                           class_set)
+        _check_features(report, feat_dir / f"{vid}.npy", vid, dims)
+    _check_feature_dims(report, feat_dir, dims, database)
+    return report
+
+
+def _check_timing(report: Report, ann_file: str, vid: str, entry: dict):
+    """Duration and stride: what converts snippets to seconds; returns the duration."""
+    duration = _number(entry.get("duration"))
+    if entry.get("duration") is not None and (duration is None or duration <= 0):
+        report.errors.append(Problem(ann_file, vid,
+                                     f"duration {entry.get('duration')!r} is not a "
+                                     "positive number"))
+    if entry.get("duration") is None and entry.get("seconds_per_snippet") is None:
+        report.errors.append(Problem(ann_file, vid,
+                                     "neither 'duration' nor 'seconds_per_snippet': "
+                                     "snippets cannot be converted to seconds; add one "
+                                     "(wtal data convert --seconds-per-snippet)"))
+    elif entry.get("seconds_per_snippet") is not None and not (
+            (_number(entry.get("seconds_per_snippet")) or 0) > 0):
+        report.errors.append(Problem(ann_file, vid,
+                                     f"seconds_per_snippet "
+                                     f"{entry.get('seconds_per_snippet')!r} is not a "
+                                     "positive number"))
+    return duration
+
+
+def _check_annotations(report: Report, ann_file: str, vid: str, anns, duration, class_set):
+    """Every segment ``[start, end]`` numeric, ordered, inside the video, of a known class."""
+    if not isinstance(anns, list):
+        report.errors.append(Problem(ann_file, vid, "'annotations' is not a list"))
+        anns = []
+    for i, ann in enumerate(anns):
+        report.num_segments += 1
+        seg = ann.get("segment") if isinstance(ann, dict) else None
+        label = ann.get("label") if isinstance(ann, dict) else None
+        if not isinstance(seg, (list, tuple)) or len(seg) != 2:
             report.errors.append(Problem(ann_file, vid,
-                                         f"duration {entry.get('duration')!r} is not a "
-                                         "positive number"))
-        if entry.get("duration") is None and entry.get("seconds_per_snippet") is None:
-            report.errors.append(Problem(ann_file, vid,
-                                         "neither 'duration' nor 'seconds_per_snippet': "
-                                         "snippets cannot be converted to seconds; add one "
-                                         "(wtal data convert --seconds-per-snippet)"))
-        elif entry.get("seconds_per_snippet") is not None and not (
-                (_number(entry.get("seconds_per_snippet")) or 0) > 0):
-            report.errors.append(Problem(ann_file, vid,
-                                         f"seconds_per_snippet "
-                                         f"{entry.get('seconds_per_snippet')!r} is not a "
-                                         "positive number"))
-        anns = entry.get("annotations", [])
-        if not isinstance(anns, list):
-            report.errors.append(Problem(ann_file, vid, "'annotations' is not a list"))
-            anns = []
-        for i, ann in enumerate(anns):
-            report.num_segments += 1
-            seg = ann.get("segment") if isinstance(ann, dict) else None
-            label = ann.get("label") if isinstance(ann, dict) else None
-            if not isinstance(seg, (list, tuple)) or len(seg) != 2:
-                report.errors.append(Problem(ann_file, vid,
-                                             f"annotation {i}: segment {seg!r} is not "
-                                             "[start, end]"))
-                continue
-            s, e = _number(seg[0]), _number(seg[1])
-            if s is None or e is None:
-                report.errors.append(Problem(ann_file, vid,
-                                             f"annotation {i}: segment {seg!r} is not "
-                                             "numeric"))
-                continue
-            if e <= s:
-                report.errors.append(Problem(ann_file, vid,
-                                             f"annotation {i}: end {e} <= start {s}; "
-                                             "expected end > start"))
-            if s < 0:
-                report.warnings.append(Problem(ann_file, vid,
-                                               f"annotation {i}: starts before 0 ({s})"))
-            if duration is not None and s > duration:
-                report.warnings.append(Problem(ann_file, vid,
-                                               f"annotation {i}: starts at {s} past the "
-                                               f"duration {duration} (kept as given)"))
-            elif duration is not None and e > duration:
-                report.warnings.append(Problem(ann_file, vid,
-                                               f"annotation {i}: ends at {e} past the "
-                                               f"duration {duration} (kept as given)"))
-            if class_set is not None and str(label) not in class_set:
-                report.errors.append(Problem(ann_file, vid,
-                                             f"annotation {i}: label {label!r} is not in "
-                                             "the class list"))
-        fpath = feat_dir / f"{vid}.npy"
-        if not fpath.exists():
-            report.errors.append(Problem(str(fpath), vid, "feature file missing"))
+                                         f"annotation {i}: segment {seg!r} is not "
+                                         "[start, end]"))
             continue
-        try:
-            check_regular_file(fpath, video_id=vid)
-        except WtalError as e:
-            report.errors.append(Problem(str(fpath), vid, e.reason))
+        s, e = _number(seg[0]), _number(seg[1])
+        if s is None or e is None:
+            report.errors.append(Problem(ann_file, vid,
+                                         f"annotation {i}: segment {seg!r} is not "
+                                         "numeric"))
             continue
-        try:
-            arr = np.load(fpath, mmap_mode="r", allow_pickle=False)
-            if arr.ndim != 2:
-                raise ValueError(f"shape {arr.shape}, expected [T, D]")
-            if not np.issubdtype(arr.dtype, np.floating):
-                report.errors.append(Problem(str(fpath), vid,
-                                             f"features are {arr.dtype}; expected floating "
-                                             "point (convert with .astype(np.float32))"))
-                continue
-            if arr.shape[0] == 0:
-                report.errors.append(Problem(str(fpath), vid,
-                                             "T = 0 snippets; expected T >= 1"))
-                continue
-            dims[int(arr.shape[1])].append(vid)
-            if not np.all(np.isfinite(arr)):
-                bad = int(np.count_nonzero(~np.isfinite(arr)))
-                report.errors.append(Problem(str(fpath), vid,
-                                             f"{bad} NaN/inf values; expected finite "
-                                             "features"))
-        except Exception as e:  # noqa: BLE001 -- every unreadable file is reported
+        if e <= s:
+            report.errors.append(Problem(ann_file, vid,
+                                         f"annotation {i}: end {e} <= start {s}; "
+                                         "expected end > start"))
+        if s < 0:
+            report.warnings.append(Problem(ann_file, vid,
+                                           f"annotation {i}: starts before 0 ({s})"))
+        if duration is not None and s > duration:
+            report.warnings.append(Problem(ann_file, vid,
+                                           f"annotation {i}: starts at {s} past the "
+                                           f"duration {duration} (kept as given)"))
+        elif duration is not None and e > duration:
+            report.warnings.append(Problem(ann_file, vid,
+                                           f"annotation {i}: ends at {e} past the "
+                                           f"duration {duration} (kept as given)"))
+        if class_set is not None and str(label) not in class_set:
+            report.errors.append(Problem(ann_file, vid,
+                                         f"annotation {i}: label {label!r} is not in "
+                                         "the class list"))
+
+
+def _check_features(report: Report, fpath: Path, vid: str, dims: dict) -> None:
+    """One video's ``[T, D]`` floating-point, finite features; records its D in ``dims``."""
+    if not fpath.exists():
+        report.errors.append(Problem(str(fpath), vid, "feature file missing"))
+        return
+    try:
+        check_regular_file(fpath, video_id=vid)
+    except WtalError as e:
+        report.errors.append(Problem(str(fpath), vid, e.reason))
+        return
+    try:
+        arr = np.load(fpath, mmap_mode="r", allow_pickle=False)
+        if arr.ndim != 2:
+            raise ValueError(f"shape {arr.shape}, expected [T, D]")
+        if not np.issubdtype(arr.dtype, np.floating):
             report.errors.append(Problem(str(fpath), vid,
-                                         f"unreadable or truncated .npy ({e})"))
+                                         f"features are {arr.dtype}; expected floating "
+                                         "point (convert with .astype(np.float32))"))
+            return
+        if arr.shape[0] == 0:
+            report.errors.append(Problem(str(fpath), vid,
+                                         "T = 0 snippets; expected T >= 1"))
+            return
+        dims[int(arr.shape[1])].append(vid)
+        if not np.all(np.isfinite(arr)):
+            bad = int(np.count_nonzero(~np.isfinite(arr)))
+            report.errors.append(Problem(str(fpath), vid,
+                                         f"{bad} NaN/inf values; expected finite "
+                                         "features"))
+    except Exception as e:  # noqa: BLE001 -- every unreadable file is reported
+        report.errors.append(Problem(str(fpath), vid,
+                                     f"unreadable or truncated .npy ({e})"))
+
+
+def _check_feature_dims(report: Report, feat_dir: Path, dims: dict, database) -> None:
+    """One D for all videos, and no features without an annotation entry."""
     if len(dims) > 1:
         common = max(dims, key=lambda d: len(dims[d]))
         for d, vids in dims.items():
@@ -208,7 +229,6 @@ def validate_root(root) -> Report:
             if p.stem not in database:
                 report.errors.append(Problem(str(p), p.stem,
                                              "features without an annotation entry"))
-    return report
 
 
 def _number(x):

@@ -25,14 +25,13 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from wtal_tf.configs.experiments import ANET_TIOUS, THUMOS_TIOUS
 from wtal_tf.data.detections import Detections
 from wtal_tf.data.video import AnnotationSet
 from wtal_tf.errors import WtalError
 
-#: THUMOS'14 reporting thresholds (AutoLoc Table 1, RefineLoc Table 4).
-THUMOS_TIOUS = tuple(np.round(np.arange(0.1, 0.71, 0.1), 2))
-#: ActivityNet thresholds 0.5:0.05:0.95 (AutoLoc Table 2, RefineLoc §4.1).
-ACTIVITYNET_TIOUS = tuple(np.round(np.arange(0.5, 0.951, 0.05), 2))
+#: THUMOS'14 and ActivityNet reporting thresholds (cited where they are defined, configs/).
+ACTIVITYNET_TIOUS = ANET_TIOUS
 PROTOCOLS = ("activitynet", "thumos14")
 
 

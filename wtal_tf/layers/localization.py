@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import keras
+import numpy as np
 
 
 @keras.saving.register_keras_serializable(package="wtal_tf")
@@ -60,16 +61,18 @@ class LocalizationNetwork(keras.layers.Layer):
         self.synchronized_bn = synchronized_bn
         use_bias = activation == "relu"  # the official blocks are bias-free (BN follows)
         self.convs = [keras.layers.Conv1D(filters, 3, padding="same", use_bias=use_bias,
-                                          name=f"conv_{i}") for i in range(num_conv_layers)]
+                                          name=f"conv_{i}", dtype=self.dtype_policy)
+                      for i in range(num_conv_layers)]
         # synchronized: BatchNorm statistics over every replica's video
         # (tf.distribute), so distributed training matches one process
         self.norms = [keras.layers.BatchNormalization(synchronized=synchronized_bn,
-                                                      name=f"bn_{i}")
+                                                      name=f"bn_{i}", dtype=self.dtype_policy)
                       for i in range(num_conv_layers)]
         # Small initial regressions: every anchor starts close to itself.
         self.head = keras.layers.Conv1D(2 * num_anchors, head_kernel, padding="same",
                                         kernel_initializer=keras.initializers.RandomNormal(
-                                            stddev=0.001), name="pred")
+                                            stddev=0.001), name="pred",
+                                        dtype=self.dtype_policy)
 
     def build(self, input_shape):
         shape = tuple(input_shape)
@@ -192,8 +195,6 @@ def recompute_statistics(network: LocalizationNetwork, batches, aggregate: str =
     Returns:
         the list of ``(mean, variance)`` NumPy arrays set, one per block.
     """
-    import numpy as np
-
     if aggregate not in STATISTICS_AGGREGATES:
         raise ValueError(f"aggregate must be one of {STATISTICS_AGGREGATES}, got {aggregate!r}")
     sums = None

@@ -44,15 +44,19 @@ class SnippetMLP(keras.layers.Layer):
         self.out = None
 
     def build(self, input_shape):
+        # sublayers made here take the layer's dtype policy and trainable state
+        # (a model frozen before it was built stays frozen)
         width = int(input_shape[-1])
         shape = tuple(input_shape)
         for i in range(self.num_layers - 1):
             width = max(width // 2, 1)
-            dense = keras.layers.Dense(width, activation="relu", name=f"hidden_{i}")
+            dense = keras.layers.Dense(width, activation="relu", name=f"hidden_{i}",
+                                       dtype=self.dtype_policy, trainable=self.trainable)
             dense.build(shape)
             shape = shape[:-1] + (width,)
             self.hidden.append(dense)
-        self.out = keras.layers.Dense(self.units, name="logits")
+        self.out = keras.layers.Dense(self.units, name="logits", dtype=self.dtype_policy,
+                                      trainable=self.trainable)
         self.out.build(shape)
 
     def call(self, features):

@@ -1,1 +1,1 @@
-"""Models: the CAS model (RefineLoc base), AutoLoc, the RefineLoc loop."""
+"""Keras models: the CAS model (RefineLoc's base) and AutoLoc (ops/, layers/, configs/ only)."""

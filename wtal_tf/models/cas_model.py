@@ -9,6 +9,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from wtal_tf.configs import ExperimentConfig
 from wtal_tf.layers.mlp import SnippetMLP
 from wtal_tf.ops import cas as cas_ops
 from wtal_tf.ops.shapes import bucket_length
@@ -79,9 +80,13 @@ class CasModel(keras.Model):
         self.classifier, self.attention_mlp = self._make_heads()
 
     def _make_heads(self):
-        return (SnippetMLP(self.num_classes, self.num_layers, name="classification"),
+        # the model's dtype policy and trainable state (a model rebuilt from a
+        # frozen one's config stays frozen)
+        return (SnippetMLP(self.num_classes, self.num_layers, name="classification",
+                           dtype=self.dtype_policy, trainable=self.trainable),
                 SnippetMLP(2 if self.attention == "softmax2" else 1, self.num_layers,
-                           name="attention"))
+                           name="attention", dtype=self.dtype_policy,
+                           trainable=self.trainable))
 
     def call(self, inputs, training=False):
         features = inputs["features"]
@@ -94,9 +99,7 @@ class CasModel(keras.Model):
             mask = tf.ones(tf.shape(features)[:2], features.dtype)
         length = tf.shape(features)[1]
         if self.length_buckets_per_octave > 0:
-            # computed on a bucketed length, masked: TF's oneDNN kernels keep a
-            # primitive for every input shape they meet, for the life of the
-            # process, so a bounded set of shapes keeps memory bounded
+            # computed on a bucketed length, masked (why: wtal_tf.ops.shapes)
             extra = bucket_length(length, self.length_buckets_per_octave) - length
             features = tf.pad(features, [[0, 0], [0, extra], [0, 0]])
             mask = tf.pad(mask, [[0, 0], [0, extra]])
@@ -126,11 +129,15 @@ class CasModel(keras.Model):
         return loss
 
     def get_config(self):
-        return {"num_classes": self.num_classes, "num_layers": self.num_layers,
-                "attention": self.attention, "video_loss": self.video_loss,
-                "beta": self.beta, "length_buckets_per_octave": self.length_buckets_per_octave,
-                "input_stream": self.input_stream, "pseudo_weighting": self.pseudo_weighting,
-                "pseudo_bg_fraction": self.pseudo_bg_fraction, "name": self.name}
+        config = super().get_config()
+        config.update({"num_classes": self.num_classes, "num_layers": self.num_layers,
+                       "attention": self.attention, "video_loss": self.video_loss,
+                       "beta": self.beta,
+                       "length_buckets_per_octave": self.length_buckets_per_octave,
+                       "input_stream": self.input_stream,
+                       "pseudo_weighting": self.pseudo_weighting,
+                       "pseudo_bg_fraction": self.pseudo_bg_fraction})
+        return config
 
 
 @keras.saving.register_keras_serializable(package="wtal_tf")
@@ -156,7 +163,8 @@ class SupervisedSnippetModel(CasModel):
 
     def _make_heads(self):
         # one classifier over K actions + background; no separate attention
-        return SnippetMLP(self.num_classes + 1, self.num_layers, name="classification"), None
+        return SnippetMLP(self.num_classes + 1, self.num_layers, name="classification",
+                          dtype=self.dtype_policy, trainable=self.trainable), None
 
     def heads(self, features):
         logits = self.classifier(features)
@@ -176,3 +184,20 @@ class SupervisedSnippetModel(CasModel):
         for extra in self.losses:
             loss += extra
         return loss
+
+
+def build_cas_model(cfg: ExperimentConfig, num_classes: int, feature_dim: int,
+                    beta: float = 0.0, pseudo_bg_fraction: float | None = None) -> CasModel:
+    """The CAS model of ``cfg`` built for ``feature_dim`` features (the supervised
+    reference for ``method="supervised"``)."""
+    common = dict(num_layers=cfg.model.num_layers, video_loss=cfg.model.video_loss,
+                  length_buckets_per_octave=cfg.train.length_buckets_per_octave,
+                  input_stream=cfg.model.input_stream)
+    if cfg.method == "supervised":
+        model = SupervisedSnippetModel(num_classes, **common)
+    else:
+        model = CasModel(num_classes, attention=cfg.model.attention, beta=beta,
+                         pseudo_weighting=cfg.refine.pseudo_weighting,
+                         pseudo_bg_fraction=pseudo_bg_fraction, **common)
+    model({"features": tf.zeros((1, 1, feature_dim))})
+    return model

@@ -35,8 +35,8 @@ def temporal_attention(attention_logits: tf.Tensor, mask: tf.Tensor) -> tf.Tenso
 
 def _pool_time(weights: tf.Tensor, values: tf.Tensor) -> tf.Tensor:
     """``Σ_t w[b, t] v[b, t, k]``.  A multiply and a sum, not ``einsum``: on CPU
-    einsum becomes a oneDNN batched matmul whose primitive TF caches per shape
-    (~0.3 MB for every new T, kept for the process: BENCHMARKS.md, memory)."""
+    einsum becomes a oneDNN batched matmul, one more per-shape primitive
+    (~0.3 MB for every new T; see :mod:`wtal_tf.ops.shapes`)."""
     return tf.reduce_sum(weights[..., None] * values, axis=1)
 
 
@@ -60,15 +60,25 @@ def video_label_loss(labels: tf.Tensor, cas_logits: tf.Tensor, attention_time: t
     """
     labels = tf.cast(labels, cas_logits.dtype)
     if form == "paper":
-        y = labels / tf.maximum(tf.reduce_sum(labels, axis=-1, keepdims=True), 1e-12)
-        y_hat = video_scores(cas_logits, attention_time)
-        return -tf.reduce_sum(y * tf.math.log(tf.maximum(y_hat, 1e-12)), axis=-1)
+        return video_score_loss(labels, video_scores(cas_logits, attention_time))
     if form == "official":
         first = tf.argmax(labels, axis=-1)  # the first label in class order
         log_p = tf.nn.log_softmax(cas_logits, axis=-1)                       # [B, T, K]
         pooled = _pool_time(attention_time, log_p)
         return -tf.gather(pooled, first, axis=1, batch_dims=1)
     raise ValueError(f"unknown video loss form {form!r}; expected 'paper' or 'official'")
+
+
+def video_score_loss(labels: tf.Tensor, y_hat: tf.Tensor) -> tf.Tensor:
+    """The paper-form video loss ``-Σ_k (y_k / Σy) log ŷ_k`` of pooled scores, ``[B]``.
+
+    Args:
+        labels: ``[B, K]`` multi-hot video labels.
+        y_hat: ``[B, K]`` video scores (:func:`video_scores`), same dtype.
+    """
+    labels = tf.cast(labels, y_hat.dtype)
+    y = labels / tf.maximum(tf.reduce_sum(labels, axis=-1, keepdims=True), 1e-12)
+    return -tf.reduce_sum(y * tf.math.log(tf.maximum(y_hat, 1e-12)), axis=-1)
 
 
 def pseudo_label_loss(attention_logits: tf.Tensor, pseudo_labels: tf.Tensor,

@@ -121,8 +121,8 @@ def _oic_parts(cas, x1, x2, outer1, outer2, classes):
     shape = tf.concat([tf.shape(x1), tf.shape(classes)], axis=0)
 
     def rounded(b):
-        r = tf.clip_by_value(round_half_up(b), -1.0, tf.cast(t_len, b.dtype))
-        return tf.broadcast_to(tf.cast(r, tf.int32)[..., None], shape)
+        clipped = tf.clip_by_value(round_half_up(b), -1.0, tf.cast(t_len, b.dtype))
+        return tf.broadcast_to(tf.cast(clipped, tf.int32)[..., None], shape)
 
     bounds = {"x1": x1, "x2": x2, "X1": outer1, "X2": outer2}
     idx = {k: rounded(v) for k, v in bounds.items()}
@@ -135,15 +135,15 @@ def _oic_parts(cas, x1, x2, outer1, outer2, classes):
     n_in = tf.cast(idx["x2"] - idx["x1"] + 1, cas.dtype)
     n_out = tf.maximum(tf.cast(idx["X2"] - idx["X1"] + 1, cas.dtype) - n_in, 1.0)
 
-    def g(k):  # ∫ from -1.5 to the boundary of f(round u) du
+    def integral_to(k):  # ∫ from -1.5 to the boundary of f(round u) du
         u = tf.broadcast_to(bounds[k][..., None], shape)
         p = tf.cast(idx[k], u.dtype)
         return _gather_tk(prefix, idx[k] + 1, classes) + (u - p + 0.5) * f[k]
 
-    def s_c(a, b):
-        return g(b) - g(a) + 0.5 * (f[a] + f[b])
+    def continuous_sum(a, b):  # the sum a..b as a function of the continuous boundaries
+        return integral_to(b) - integral_to(a) + 0.5 * (f[a] + f[b])
 
-    inner_c = s_c("x1", "x2")
+    inner_c = continuous_sum("x1", "x2")
     n_in_c = tf.broadcast_to((x2 - x1 + 1.0)[..., None], shape)
     n_out_c = tf.maximum(tf.broadcast_to(((outer2 - outer1) - (x2 - x1))[..., None], shape),
                          1.0)
@@ -151,7 +151,7 @@ def _oic_parts(cas, x1, x2, outer1, outer2, classes):
         "a_i": inner_sum / n_in,
         "a_o": (range_sum("X1", "X2") - inner_sum) / n_out,
         "a_i_c": inner_c / n_in_c,
-        "a_o_c": (s_c("X1", "X2") - inner_c) / n_out_c,
+        "a_o_c": (continuous_sum("X1", "X2") - inner_c) / n_out_c,
         "n_in_c": n_in_c, "n_out_c": n_out_c,
         "f_x1": f["x1"], "f_x2": f["x2"], "f_X1": f["X1"], "f_X2": f["X2"],
     }
@@ -198,17 +198,17 @@ def _with_gradient(value, boundaries, grads_fn):
 def oic_loss_with_stats(cas, x1, x2, outer1, outer2, classes):
     """``(OIC [T, M, C], A_i, A_o)``: the loss with its custom gradient, and
     the inner and outer mean activations it was computed from."""
-    q = _parts(cas, x1, x2, outer1, outer2, classes)
+    parts = _parts(cas, x1, x2, outer1, outer2, classes)
 
     def grads():  # eqs. 2-5
-        a_i, a_o, n_in, n_out = q["a_i_c"], q["a_o_c"], q["n_in_c"], q["n_out_c"]
-        return ((q["f_x1"] - a_o) / n_out - (a_i - q["f_x1"]) / n_in,
-                (a_o - q["f_x2"]) / n_out - (q["f_x2"] - a_i) / n_in,
-                (a_o - q["f_X1"]) / n_out,
-                (q["f_X2"] - a_o) / n_out)
+        a_i, a_o, n_in, n_out = parts["a_i_c"], parts["a_o_c"], parts["n_in_c"], parts["n_out_c"]
+        return ((parts["f_x1"] - a_o) / n_out - (a_i - parts["f_x1"]) / n_in,
+                (a_o - parts["f_x2"]) / n_out - (parts["f_x2"] - a_i) / n_in,
+                (a_o - parts["f_X1"]) / n_out,
+                (parts["f_X2"] - a_o) / n_out)
 
-    loss = _with_gradient(q["a_o"] - q["a_i"], (x1, x2, outer1, outer2), grads)
-    return loss, q["a_i"], q["a_o"]
+    loss = _with_gradient(parts["a_o"] - parts["a_i"], (x1, x2, outer1, outer2), grads)
+    return loss, parts["a_i"], parts["a_o"]
 
 
 def inner_only_loss(cas: tf.Tensor, x1, x2, outer1, outer2, classes) -> tf.Tensor:
@@ -218,11 +218,11 @@ def inner_only_loss(cas: tf.Tensor, x1, x2, outer1, outer2, classes) -> tf.Tenso
     ``-(f(x2) - A_i) / |I|`` (the A_i terms of eqs. 2-3); the outer boundaries
     get none.
     """
-    q = _parts(cas, x1, x2, outer1, outer2, classes)
+    parts = _parts(cas, x1, x2, outer1, outer2, classes)
 
     def grads():
-        a_i, n_in = q["a_i_c"], q["n_in_c"]
+        a_i, n_in = parts["a_i_c"], parts["n_in_c"]
         zero = tf.zeros_like(a_i)
-        return (-(a_i - q["f_x1"]) / n_in, -(q["f_x2"] - a_i) / n_in, zero, zero)
+        return (-(a_i - parts["f_x1"]) / n_in, -(parts["f_x2"] - a_i) / n_in, zero, zero)
 
-    return _with_gradient(-q["a_i"], (x1, x2, outer1, outer2), grads)
+    return _with_gradient(-parts["a_i"], (x1, x2, outer1, outer2), grads)

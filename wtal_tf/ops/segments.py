@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from wtal_tf.ops.nms import segments_to_boxes
+
 
 def mask_to_runs(mask: tf.Tensor, max_gap: int = 1) -> tuple[tf.Tensor, tf.Tensor]:
     """Runs of True in a ``[T]`` mask, bridging gaps of at most ``max_gap``.
@@ -134,8 +136,8 @@ def multi_threshold_segments(class_scores: tf.Tensor, p_fg: tf.Tensor, video_sco
         score = contrast_scores(signal, starts, ends, inflation) + video_scores[c]
         s_f, e_f = tf.cast(starts, tf.float32), tf.cast(ends, tf.float32)
         idx = tf.image.non_max_suppression(
-            _boxes(s_f, e_f + 1.0), score, max_output_size=tf.maximum(tf.size(score), 1),
-            iou_threshold=nms_iou)
+            segments_to_boxes(s_f, e_f + 1.0), score,
+            max_output_size=tf.maximum(tf.size(score), 1), iou_threshold=nms_iou)
         seg = tf.stack([tf.gather(s_f, idx), tf.gather(e_f, idx)], axis=1)
         return seg, tf.gather(score, idx), tf.fill(tf.shape(idx), c)
 
@@ -157,12 +159,6 @@ def _over_top_classes(one_class, video_scores, top_k: int):
         classes.append(cls)
     return (tf.reshape(tf.concat(segs, 0), [-1, 2]), tf.concat(scores, 0),
             tf.cast(tf.concat(classes, 0), tf.int32))
-
-
-def _boxes(starts, ends):
-    from wtal_tf.ops.nms import segments_to_boxes
-
-    return segments_to_boxes(starts, ends)
 
 
 def segments_from_config(class_scores, p_fg, video_scores, cfg):

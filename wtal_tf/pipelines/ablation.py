@@ -14,9 +14,19 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import keras
+
 from wtal_tf.configs import ExperimentConfig
+from wtal_tf.data.detections import write_detections
 from wtal_tf.data.source import DataSource
+from wtal_tf.evaluation import evaluate_detections
+from wtal_tf.inference import baselines
+from wtal_tf.inference.autoloc import autoloc_detections
+from wtal_tf.models.autoloc import build_autoloc
 from wtal_tf.pipelines.reporting import SeedTable
+from wtal_tf.training.autoloc_task import train_autoloc
+from wtal_tf.training.cas_task import train_cas
+
 
 ROWS = ("CAS thresholding", "OIC Selection", "Inner-only loss", "Direct Optimization",
         "AutoLoc")
@@ -24,13 +34,6 @@ ROWS = ("CAS thresholding", "OIC Selection", "Inner-only loss", "Direct Optimiza
 
 def run_autoloc_ablation(cfg: ExperimentConfig, source: DataSource, out, seeds=(0, 1, 2),
                          progress: bool = False, rows=ROWS) -> SeedTable:
-    from wtal_tf.data.detections import write_detections
-    from wtal_tf.evaluation import evaluate_detections
-    from wtal_tf.models import baselines
-    from wtal_tf.models.autoloc import build_autoloc
-    from wtal_tf.training.autoloc_trainer import autoloc_detections, train_autoloc
-    from wtal_tf.training.cas_trainer import train_cas
-
     out = Path(out)
     gt = source.ground_truth("test")
     table = SeedTable(cfg.tious)
@@ -60,7 +63,6 @@ def run_autoloc_ablation(cfg: ExperimentConfig, source: DataSource, out, seeds=(
                                   seed=seed, progress=progress, cas_model=cas_model)
             score("Inner-only loss", autoloc_detections(inner, source, "test"))
         if "Direct Optimization" in rows:
-            import keras
             keras.utils.set_random_seed(seed)
             fresh = build_autoloc(cfg, cas_model, source.feature_dim)
             score("Direct Optimization", baselines.direct_optimization(

@@ -28,19 +28,20 @@ import numpy as np
 from wtal_tf import io_utils
 from wtal_tf.configs import get_config
 from wtal_tf.data.source import DataSource
-from wtal_tf.pipelines.reporting import SeedTable
+from wtal_tf.evaluation import evaluate_detections
+from wtal_tf.inference import baselines
+from wtal_tf.inference.autoloc import autoloc_detections
+from wtal_tf.inference.cas import cas_outputs, outputs_to_detections
+from wtal_tf.models.autoloc import set_bn_statistics
+from wtal_tf.pipelines.reporting import MapRow, SeedTable
+from wtal_tf.training.autoloc_task import bn_batches, train_autoloc
+from wtal_tf.training.cas_task import train_cas
+from wtal_tf.training.refineloc import load_iteration, read_refine, refine
+
 
 BN_MODES = ("keras", "population", "video_average", "video")
 #: The release's refinement schedule (up to 50 iterations) is capped here, for cost.
 LADDER_MAX_ITERATIONS = 3
-
-
-class _Result:
-    """A list of mAPs (fractions) as a DetectionResult-like object for SeedTable."""
-
-    def __init__(self, maps):
-        self.mAP = np.asarray(maps, float)
-        self.average_mAP = float(np.mean(self.mAP))
 
 
 def video_top1(outputs) -> float:
@@ -57,13 +58,6 @@ def run_ladder(dataset: str, source: DataSource, out, *, seeds=(0, 1, 2),
 
     ``epochs`` / ``iterations`` override the configs' (smoke tests only).
     """
-    from wtal_tf.evaluation import evaluate_detections
-    from wtal_tf.models import baselines
-    from wtal_tf.models.autoloc import set_bn_statistics
-    from wtal_tf.models.inference import cas_outputs, outputs_to_detections
-    from wtal_tf.models.refineloc import load_iteration, read_refine, refine
-    from wtal_tf.training.autoloc_trainer import autoloc_detections, bn_batches, train_autoloc
-    from wtal_tf.training.cas_trainer import train_cas
 
     out = Path(out)
     cas_cfg = get_config(f"{dataset}_cas")
@@ -76,7 +70,7 @@ def run_ladder(dataset: str, source: DataSource, out, *, seeds=(0, 1, 2),
 
     def add(row, maps):
         rows[row] = [float(m) for m in maps]
-        table.add(row, _Result(maps))
+        table.add(row, MapRow(maps))
 
     def score(row, dets, seed):
         r = evaluate_detections(gt, dets, tious=cas_cfg.tious, protocol=cas_cfg.protocol)
@@ -93,7 +87,7 @@ def run_ladder(dataset: str, source: DataSource, out, *, seeds=(0, 1, 2),
         if done.exists():  # a finished seed of an earlier call: its rows as they were
             saved = json.loads(done.read_text())
             for row, maps in saved["rows"].items():
-                table.add(row, _Result(maps))
+                table.add(row, MapRow(maps))
             for key, value in saved["video_top1"].items():
                 extra["video_top1"].setdefault(key, []).append(value)
             continue

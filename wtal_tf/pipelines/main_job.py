@@ -6,7 +6,18 @@ import contextlib
 import time
 from pathlib import Path
 
+from wtal_export.saved_model import export_run
 from wtal_tf import io_utils
+from wtal_tf.configs import get_config
+from wtal_tf.data import synthetic
+from wtal_tf.data.source import RootSource
+from wtal_tf.evaluation import evaluate_detections
+from wtal_tf.inference.loading import load_cas_model
+from wtal_tf.inference.predict import predict_run
+from wtal_tf.pipelines.reporting import MapRow
+from wtal_tf.training.autoloc_task import train_autoloc
+from wtal_tf.training.cas_task import train_cas
+from wtal_tf.training.refineloc import refine
 
 
 class Stages:
@@ -32,44 +43,24 @@ class Stages:
 
 
 def run(out: Path, data=None, seed: int = 0, config_prefix: str = "synthetic_thumos"):
-    from wtal_tf.configs import get_config
-    from wtal_tf.data import synthetic
-    from wtal_tf.data.source import RootSource
-    from wtal_tf.evaluation import evaluate_detections
-    from wtal_tf.models.predict import predict_run
-    from wtal_tf.training.autoloc_trainer import train_autoloc
-    from wtal_tf.models.refineloc import refine
-    from wtal_tf.training.cas_trainer import load_cas_model, train_cas
-
+    """Every stage on ``data`` (default: the synthetic default, built under ``out``);
+    returns ``{method: mAP row}`` (also in ``out/results.json``)."""
     stages = Stages()
     out.mkdir(parents=True, exist_ok=True)
-    if data is None:
-        data = out / "data" / "synthetic_thumos"
-        with stages.stage(f"build synthetic default ({synthetic.DEFAULT_SPEC.version()})"):
-            if not (data / "annotations.json").exists():
-                synthetic.build(data, synthetic.DEFAULT_SPEC)
-            else:
-                print(f"   reusing {data}")
-    source = RootSource(data)
+    source = RootSource(_dataset_root(out, data, stages))
     gt = source.ground_truth("test")
     results = {}
-
     cfg = get_config(f"{config_prefix}_cas")
     with stages.stage("train CAS model (RefineLoc base, iteration 0)"):
         train_cas(cfg, source, out / "cas", seed=seed)
     with stages.stage("predict + evaluate CAS model"):
-        dets = predict_run(out / "cas", source, "test", out=out / "cas" / "detections.json")
-        results["CAS model (RefineLoc it. 0)"] = evaluate_detections(gt, dets, tious=cfg.tious)
-        print(results["CAS model (RefineLoc it. 0)"].table())
+        results["CAS model (RefineLoc it. 0)"] = _evaluate_run(out / "cas", source, gt, cfg)
 
     al_cfg = get_config(f"{config_prefix}_autoloc")
     with stages.stage("train AutoLoc (frozen CAS model, OIC loss)"):
         train_autoloc(al_cfg, source, out / "cas", out / "autoloc", seed=seed)
     with stages.stage("predict + evaluate AutoLoc"):
-        dets = predict_run(out / "autoloc", source, "test",
-                           out=out / "autoloc" / "detections.json")
-        results["AutoLoc"] = evaluate_detections(gt, dets, tious=al_cfg.tious)
-        print(results["AutoLoc"].table())
+        results["AutoLoc"] = _evaluate_run(out / "autoloc", source, gt, al_cfg)
 
     rl_cfg = get_config(f"{config_prefix}_refineloc")
     with stages.stage(f"RefineLoc refinement ({rl_cfg.refine.iterations} iterations, "
@@ -77,32 +68,45 @@ def run(out: Path, data=None, seed: int = 0, config_prefix: str = "synthetic_thu
         base, _, _ = load_cas_model(out / "cas")
         iterations = refine(rl_cfg, source, out / "refineloc", seed=seed, base_model=base,
                             progress=True)
-    for it in iterations[1:]:
-        results[f"RefineLoc iteration {it.iteration}"] = _MapRow(rl_cfg.tious, it.test_mAP)
+    for result in iterations[1:]:
+        results[f"RefineLoc iteration {result.iteration}"] = MapRow(result.test_mAP,
+                                                                    rl_cfg.tious)
 
     with stages.stage("export AutoLoc as a SavedModel (TF Serving layout)"):
-        from wtal_export.saved_model import export_run
-
-        path = export_run(out / "autoloc", out / "models", name="wtal", version=1)
-        print(f"   {path}")
+        print(f"   {export_run(out / 'autoloc', out / 'models', name='wtal', version=1)}")
 
     _print_tables(results)
-    io_utils.write_json(out / "results.json",
-                        {k: {"tious": [float(t) for t in r.tious],
-                             "mAP": [float(m) for m in r.mAP],
-                             "average_mAP": float(r.average_mAP)} for k, r in results.items()},
-                        indent=1)
+    _write_results(out / "results.json", results)
     print(stages.summary())
     return results
 
 
-class _MapRow:
-    def __init__(self, tious, maps):
-        import numpy as np
+def _dataset_root(out: Path, data, stages: Stages) -> Path:
+    """``data``, or the synthetic default built (once) under ``out/data``."""
+    if data is not None:
+        return Path(data)
+    root = out / "data" / "synthetic_thumos"
+    with stages.stage(f"build synthetic default ({synthetic.DEFAULT_SPEC.version()})"):
+        if not (root / "annotations.json").exists():
+            synthetic.build(root, synthetic.DEFAULT_SPEC)
+        else:
+            print(f"   reusing {root}")
+    return root
 
-        self.tious = np.asarray(tious)
-        self.mAP = np.asarray(maps)
-        self.average_mAP = float(np.mean(maps))
+
+def _evaluate_run(run_dir: Path, source, gt, cfg):
+    """Test detections of a run (written beside it) and their mAP."""
+    detections = predict_run(run_dir, source, "test", out=run_dir / "detections.json")
+    result = evaluate_detections(gt, detections, tious=cfg.tious)
+    print(result.table())
+    return result
+
+
+def _write_results(path: Path, results) -> None:
+    io_utils.write_json(path, {name: {"tious": [float(t) for t in row.tious],
+                                      "mAP": [float(m) for m in row.mAP],
+                                      "average_mAP": float(row.average_mAP)}
+                               for name, row in results.items()}, indent=1)
 
 
 def _print_tables(results):
@@ -112,6 +116,6 @@ def _print_tables(results):
     width = max(len(k) for k in results)
     print("\nmAP (%) on the test split, tIoU " + " ".join(f"{t:.1f}" for t in first.tious))
     print(f"{'method':<{width}} " + " ".join(f"{t:>6.2f}" for t in first.tious) + "    avg")
-    for name, r in results.items():
-        print(f"{name:<{width}} " + " ".join(f"{100 * m:>6.2f}" for m in r.mAP) +
-              f" {100 * r.average_mAP:>6.2f}")
+    for name, row in results.items():
+        print(f"{name:<{width}} " + " ".join(f"{100 * m:>6.2f}" for m in row.mAP) +
+              f" {100 * row.average_mAP:>6.2f}")

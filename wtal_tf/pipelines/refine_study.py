@@ -14,17 +14,15 @@ import numpy as np
 
 from wtal_tf import io_utils
 from wtal_tf.configs import ExperimentConfig
+from wtal_tf.data.detections import Detections
 from wtal_tf.data.source import DataSource
 from wtal_tf.data.video import seconds_per_snippet, segments_to_mask
-from wtal_tf.pipelines.reporting import SeedTable
-
-
-class _Result:
-    """Adapter: a list of mAPs as a DetectionResult-like object for SeedTable."""
-
-    def __init__(self, maps):
-        self.mAP = np.asarray(maps)
-        self.average_mAP = float(np.mean(maps))
+from wtal_tf.evaluation import evaluate_detections
+from wtal_tf.inference.autoloc import autoloc_detections
+from wtal_tf.pipelines.reporting import MapRow, SeedTable
+from wtal_tf.training.autoloc_task import train_autoloc
+from wtal_tf.training.cas_task import train_cas
+from wtal_tf.training.refineloc import refine
 
 
 def true_foreground_ratio(source: DataSource) -> float:
@@ -45,11 +43,8 @@ def run_refine_study(cfg: ExperimentConfig, source: DataSource, out, *, seeds=(0
                      iterations: int | None = None, generators=None, betas=(),
                      grid_iterations: int = 1, with_autoloc: bool = False,
                      progress: bool = False) -> dict:
-    from wtal_tf.evaluation import evaluate_detections
-    from wtal_tf.models.refineloc import refine
-    from wtal_tf.training.autoloc_trainer import autoloc_detections, train_autoloc
-    from wtal_tf.training.cas_trainer import train_cas
-
+    """RefineLoc per iteration, optionally its generator x beta grid and its
+    refinement of AutoLoc, over ``seeds``; tables written under ``out``."""
     out = Path(out)
     n_iter = cfg.refine.iterations if iterations is None else iterations
     per_iter = SeedTable(cfg.tious)
@@ -62,39 +57,57 @@ def run_refine_study(cfg: ExperimentConfig, source: DataSource, out, *, seeds=(0
                          progress=progress)
         results = refine(cfg, source, seed_dir / "refine", seed=seed, iterations=n_iter,
                          progress=progress, base_model=base)
-        for r in results:
-            per_iter.add(f"iteration {r.iteration}", _Result(r.test_mAP))
+        for result in results:
+            per_iter.add(f"iteration {result.iteration}", MapRow(result.test_mAP))
         print(f"  seed {seed}: " + "  ".join(
-            f"it{r.iteration} {100 * r.test_average_mAP:.1f}" for r in results), flush=True)
-        for gen in generators:
-            for beta in betas:
-                extra = {}
-                if gen == "distribution_aware":
-                    extra["foreground_ratio"] = true_foreground_ratio(source)
-                c = cfg.replace(refine=dataclasses.replace(cfg.refine, generator=gen, beta=beta,
-                                                           **extra))
-                rs = refine(c, source, seed_dir / f"grid_{gen}_b{beta:g}", seed=seed,
-                            iterations=grid_iterations, progress=progress, base_model=base)
-                grid.setdefault((gen, beta), []).append(100 * rs[-1].test_average_mAP)
-                print(f"  seed {seed}: {gen} beta={beta:g} -> {grid[(gen, beta)][-1]:.1f}",
-                      flush=True)
+            f"it{result.iteration} {100 * result.test_average_mAP:.1f}" for result in results),
+            flush=True)
+        _grid_for_seed(cfg, source, seed_dir, seed, base, grid, generators, betas,
+                       grid_iterations, progress)
         if with_autoloc:
-            al_cfg = cfg.replace(method="autoloc")
-            al = train_autoloc(al_cfg, source, seed_dir / "iter0", seed_dir / "autoloc",
-                               seed=seed, progress=progress, cas_model=base)
-            gt = source.ground_truth("test")
-            r = evaluate_detections(gt, autoloc_detections(al, source, "test"), tious=cfg.tious,
-                                    protocol=cfg.protocol)
-            gen_autoloc.add("AutoLoc", r)
-            train_dets = autoloc_detections(al, source, "train")
-            hold_dets = autoloc_detections(al, source, "holdout")
-            from wtal_tf.data.detections import Detections
-            rs = refine(cfg, source, seed_dir / "refine_autoloc", seed=seed, iterations=n_iter,
-                        progress=progress,
-                        from_detections=Detections.concatenate([train_dets, hold_dets]))
-            gen_autoloc.add(f"RefineLoc ∘ AutoLoc (iteration {n_iter})", _Result(rs[-1].test_mAP))
-            print(f"  seed {seed}: AutoLoc {100 * r.average_mAP:.1f} -> RefineLoc∘AutoLoc "
-                  f"{100 * rs[-1].test_average_mAP:.1f}", flush=True)
+            _autoloc_for_seed(cfg, source, seed_dir, seed, base, gen_autoloc, n_iter, progress)
+    return _write_report(cfg, source, out, seeds, per_iter, grid, generators, betas,
+                         grid_iterations, gen_autoloc if with_autoloc else None)
+
+
+def _grid_for_seed(cfg, source, seed_dir, seed, base, grid, generators, betas,
+                   grid_iterations, progress) -> None:
+    """Table 1: every generator x beta, refined from the seed's base model."""
+    for generator in generators:
+        for beta in betas:
+            extra = {}
+            if generator == "distribution_aware":
+                extra["foreground_ratio"] = true_foreground_ratio(source)
+            grid_cfg = cfg.replace(refine=dataclasses.replace(cfg.refine, generator=generator,
+                                                              beta=beta, **extra))
+            results = refine(grid_cfg, source, seed_dir / f"grid_{generator}_b{beta:g}",
+                             seed=seed, iterations=grid_iterations, progress=progress,
+                             base_model=base)
+            grid.setdefault((generator, beta), []).append(100 * results[-1].test_average_mAP)
+            print(f"  seed {seed}: {generator} beta={beta:g} -> "
+                  f"{grid[(generator, beta)][-1]:.1f}", flush=True)
+
+
+def _autoloc_for_seed(cfg, source, seed_dir, seed, base, table, n_iter, progress) -> None:
+    """§4.4: AutoLoc on the seed's base model, then RefineLoc started from its detections."""
+    autoloc = train_autoloc(cfg.replace(method="autoloc"), source, seed_dir / "iter0",
+                            seed_dir / "autoloc", seed=seed, progress=progress, cas_model=base)
+    evaluation = evaluate_detections(source.ground_truth("test"),
+                                     autoloc_detections(autoloc, source, "test"),
+                                     tious=cfg.tious, protocol=cfg.protocol)
+    table.add("AutoLoc", evaluation)
+    training_detections = Detections.concatenate(
+        [autoloc_detections(autoloc, source, "train"),
+         autoloc_detections(autoloc, source, "holdout")])
+    results = refine(cfg, source, seed_dir / "refine_autoloc", seed=seed, iterations=n_iter,
+                     progress=progress, from_detections=training_detections)
+    table.add(f"RefineLoc ∘ AutoLoc (iteration {n_iter})", MapRow(results[-1].test_mAP))
+    print(f"  seed {seed}: AutoLoc {100 * evaluation.average_mAP:.1f} -> RefineLoc∘AutoLoc "
+          f"{100 * results[-1].test_average_mAP:.1f}", flush=True)
+
+
+def _write_report(cfg, source, out, seeds, per_iter, grid, generators, betas,
+                  grid_iterations, gen_autoloc) -> dict:
     title = (f"RefineLoc per iteration ({cfg.refine.generator}, beta={cfg.refine.beta:g}, "
              f"S={cfg.refine.sample_fraction:g}) on {source.description}, {len(seeds)} seeds")
     per_iter.save(out / "refine_iterations", title)
@@ -103,11 +116,12 @@ def run_refine_study(cfg: ExperimentConfig, source: DataSource, out, *, seeds=(0
         report["grid"] = {f"{g}|{b:g}": v for (g, b), v in grid.items()}
         io_utils.write_text(out / "refine_grid.md", grid_markdown(grid, generators, betas,
                                                                  grid_iterations) + "\n")
-    if with_autoloc:
+    if gen_autoloc is not None:
         gen_autoloc.save(out / "refine_autoloc", f"RefineLoc ∘ AutoLoc on {source.description}")
         report["autoloc"] = gen_autoloc.to_dict()
     io_utils.write_json(out / "refine_study.json", report, indent=1)
-    report["tables"] = (per_iter, grid, gen_autoloc)
+    report["tables"] = (per_iter, grid, gen_autoloc if gen_autoloc is not None
+                        else SeedTable(cfg.tious))
     return report
 
 

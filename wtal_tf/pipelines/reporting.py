@@ -9,6 +9,16 @@ import numpy as np
 from wtal_tf import io_utils
 
 
+class MapRow:
+    """Stored mAPs (fractions, one per tIoU) in :class:`DetectionResult`'s shape, for
+    tables of numbers computed earlier (RefineLoc's per-iteration test mAP)."""
+
+    def __init__(self, maps, tious=None):
+        self.mAP = np.asarray(maps, float)
+        self.average_mAP = float(np.mean(self.mAP))
+        self.tious = None if tious is None else np.asarray(tious)
+
+
 class SeedTable:
     """Collects one :class:`DetectionResult` per (row, seed)."""
 
@@ -64,9 +74,9 @@ class SeedTable:
         self.plot(prefix.with_suffix(".png"), title)
 
     def plot(self, path, title: str) -> Path:
-        from wtal_tf.viz.plots import _pyplot, _save
+        from wtal_tf.viz.plots import pyplot, save_figure
 
-        plt = _pyplot()
+        plt = pyplot()
         fig, ax = plt.subplots(figsize=(6.5, 4))
         for row in self.rows:
             mean, sd, _ = self.stats(row)
@@ -77,4 +87,4 @@ class SeedTable:
         ax.set_title(title, fontsize=9)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-        return _save(fig, path)
+        return save_figure(fig, path)

@@ -1,1 +1,1 @@
-"""Trainers (thin orchestration of keras fit), callbacks and run directories."""
+"""Training: one runner, a task per method, checkpoints, strategies, RefineLoc's loop."""

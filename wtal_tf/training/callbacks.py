@@ -1,4 +1,4 @@
-"""Keras callbacks: holdout video mAP, best weights, CAS images for TensorBoard."""
+"""Keras callbacks of the CAS task: holdout video mAP, CAS images for TensorBoard."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from wtal_tf.evaluation.detection import interpolated_average_precision
+from wtal_tf.viz import plots
 
 
 def video_classification_map(scores: np.ndarray, labels: np.ndarray) -> float:
@@ -50,36 +51,8 @@ class HoldoutVideoMap(keras.callbacks.Callback):
                                                              np.concatenate(labels))
 
 
-class BestWeights(keras.callbacks.Callback):
-    """Keeps the weights of the epoch with the lowest ``monitor``; restores them at the end."""
-
-    def __init__(self, monitor: str = "val_loss"):
-        super().__init__()
-        self.monitor = monitor
-        self.best = np.inf
-        self.best_epoch = -1
-        self.best_weights = None
-
-    def on_epoch_end(self, epoch, logs=None):
-        value = (logs or {}).get(self.monitor)
-        if value is None:
-            return
-        if value < self.best:
-            self.best, self.best_epoch = float(value), epoch
-            self.best_weights = [w.numpy().copy() for w in self.model.weights]
-
-    def on_train_end(self, logs=None):
-        if self.best_weights is not None:
-            for var, value in zip(self.model.weights, self.best_weights):
-                var.assign(value)
-
-
 def _figure_png(cas: np.ndarray, p_fg: np.ndarray, title: str) -> bytes:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = plots.pyplot()
     fig, ax = plt.subplots(figsize=(6, 2))
     top = np.argsort(-cas.max(axis=0))[:3]
     for k in top:

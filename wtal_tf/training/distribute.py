@@ -21,6 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from wtal_tf.errors import WtalError
+from wtal_tf.ops.gradients import zeros_for_missing
 
 STRATEGIES = ("default", "mirrored", "multiworker")
 
@@ -79,8 +80,7 @@ def custom_loop(strategy, variables, optimizer, loss_fn, dataset_fn, *, epochs: 
                 loss = loss_fn(x, y)
                 scaled = loss / replicas
             grads = tape.gradient(scaled, variables)
-            grads = [tf.zeros_like(v) if g is None else g for g, v in zip(grads, variables)]
-            optimizer.apply(grads, variables)
+            optimizer.apply(zeros_for_missing(grads, variables), variables)
             return loss
 
         per_replica = strategy.run(step_fn, args=(next(it),))

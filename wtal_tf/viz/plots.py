@@ -10,7 +10,12 @@ import numpy as np
 from wtal_tf import io_utils
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib's pyplot on the Agg backend (files only, no display).
+
+    Imported on first use: matplotlib adds about a second to every command's
+    start-up, and most commands draw nothing.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -19,8 +24,9 @@ def _pyplot():
     return plt
 
 
-def _save(fig, path) -> Path:
-    plt = _pyplot()
+def save_figure(fig, path) -> Path:
+    """Writes ``fig`` as a PNG atomically and closes it."""
+    plt = pyplot()
     with io_utils.atomic_path(path, suffix=".png") as tmp:
         fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
     plt.close(fig)
@@ -31,7 +37,7 @@ def plot_fp_profile(diagnosis, path, title: str | None = None) -> Path:
     """Stacked bars of TP and each error type among the top-kG predictions."""
     from wtal_tf.evaluation.diagnosis import CATEGORIES
 
-    plt = _pyplot()
+    plt = pyplot()
     frac = diagnosis.fractions * 100
     fig, ax = plt.subplots(figsize=(7, 4))
     colors = ["#2ca02c", "#9467bd", "#d62728", "#ff7f0e", "#8c564b", "#7f7f7f"]
@@ -45,7 +51,7 @@ def plot_fp_profile(diagnosis, path, title: str | None = None) -> Path:
     ax.set_ylim(0, 100)
     ax.set_title(title or f"false-positive profile at tIoU {diagnosis.alpha}")
     ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_timeline(path, *, video_id: str, duration: float,
@@ -54,7 +60,7 @@ def plot_timeline(path, *, video_id: str, duration: float,
                   cas: np.ndarray | None = None, cas_labels: Sequence[str] = (),
                   foreground: np.ndarray | None = None, max_detections: int = 30) -> Path:
     """One video: CAS of the top classes and p_fg (if given), GT, detections."""
-    plt = _pyplot()
+    plt = pyplot()
     rows = 2 + (cas is not None or foreground is not None)
     fig, axes = plt.subplots(rows, 1, figsize=(10, 1.3 * rows + 1), sharex=True,
                              squeeze=False)
@@ -99,5 +105,5 @@ def plot_timeline(path, *, video_id: str, duration: float,
         axes[-1].legend(handles, labels, fontsize=7, loc="upper center",
                         bbox_to_anchor=(0.5, -0.45), ncol=min(len(labels), 5))
     fig.suptitle(video_id)
-    return _save(fig, path)
+    return save_figure(fig, path)
 

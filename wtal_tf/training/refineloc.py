@@ -29,25 +29,18 @@ import json
 import shutil
 from pathlib import Path
 
-import numpy as np
+import tensorflow as tf
 
-from wtal_tf import io_utils
+from wtal_tf import io_utils, runs
 from wtal_tf.configs import ExperimentConfig
 from wtal_tf.data.detections import Detections
 from wtal_tf.data.source import DataSource
 from wtal_tf.data.video import seconds_per_snippet
-from wtal_tf.models import pseudo_labels as pl
-from wtal_tf.training import run_dir as rd
-from wtal_tf.training.cas_trainer import WEIGHTS, load_cas_model, train_cas
-
-
-def holdout_video_loss(outputs) -> float:
-    """Mean of -Σ_k (y_k/Σy) log ŷ_k over videos (the paper-form video loss)."""
-    losses = []
-    for o in outputs.values():
-        y = o.labels / max(o.labels.sum(), 1e-12)
-        losses.append(-np.sum(y * np.log(np.maximum(o.video_scores, 1e-12))))
-    return float(np.mean(losses)) if losses else float("nan")
+from wtal_tf.evaluation import evaluate_detections
+from wtal_tf.inference.cas import cas_outputs, mean_video_loss, outputs_to_detections
+from wtal_tf.inference.loading import load_cas_model
+from wtal_tf.training import pseudo_labels
+from wtal_tf.training.cas_task import train_cas
 
 
 @dataclasses.dataclass
@@ -65,11 +58,9 @@ def _iter_dir(run_dir, eta):
 
 
 def make_pseudo_labels(cfg: ExperimentConfig, source: DataSource, model, eta: int, seed: int,
-                       *, detections: Detections | None = None) -> pl.PseudoLabels:
+                       *, detections: Detections | None = None) -> pseudo_labels.PseudoLabels:
     """G^{M_eta} for the training videos (train + holdout)."""
-    from wtal_tf.models.inference import cas_outputs
-
-    r = cfg.refine
+    settings = cfg.refine
     ids = source.video_ids("train") + source.video_ids("holdout")
     outputs, lengths = {}, {}
     if model is not None:
@@ -79,20 +70,22 @@ def make_pseudo_labels(cfg: ExperimentConfig, source: DataSource, model, eta: in
         for split in ("train", "holdout"):
             for e in source.dataset(split):
                 lengths[e["video_id"].numpy().decode()] = int(e["num_snippets"])
-    return pl.generate(
-        r.generator, outputs, video_ids=ids, test_ids=source.video_ids("test"), seed=seed,
-        sample_fraction=r.sample_fraction, segment_cfg=cfg.pseudo_segments,
-        class_threshold=r.class_threshold, attention_threshold=r.attention_threshold,
-        foreground_ratio=r.foreground_ratio, detections=detections,
+    return pseudo_labels.generate(
+        settings.generator, outputs, video_ids=ids, test_ids=source.video_ids("test"),
+        seed=seed, sample_fraction=settings.sample_fraction, segment_cfg=cfg.pseudo_segments,
+        class_threshold=settings.class_threshold,
+        attention_threshold=settings.attention_threshold,
+        foreground_ratio=settings.foreground_ratio, detections=detections,
         stride_of=lambda vid, t: seconds_per_snippet(source.annotation(vid), t),
-        lengths=lengths, iteration=eta + 1, form=r.generator_form)
+        lengths=lengths, iteration=eta + 1, form=settings.generator_form)
 
 
 def train_iteration(cfg: ExperimentConfig, source: DataSource, run_dir, eta: int, seed: int,
                     *, progress: bool = False, epochs: int | None = None,
                     resume: bool = False):
-    """(Re-)trains iteration ``eta >= 1`` from its stored pseudo labels."""
-    pseudo = pl.PseudoLabels.load(_iter_dir(run_dir, eta) / "pseudo_labels")
+    """(Re-)trains iteration ``eta >= 1`` from its stored pseudo labels (the same
+    CAS task and runner as iteration 0, with eq. 4's pseudo-label term)."""
+    pseudo = pseudo_labels.PseudoLabels.load(_iter_dir(run_dir, eta) / "pseudo_labels")
     return train_cas(cfg, source, _iter_dir(run_dir, eta), seed=seed, progress=progress,
                      pseudo=pseudo, beta=cfg.refine.beta, epochs=epochs,
                      resume=resume), pseudo
@@ -100,7 +93,48 @@ def train_iteration(cfg: ExperimentConfig, source: DataSource, run_dir, eta: int
 
 def _finished(run_dir, eta) -> bool:
     d = _iter_dir(run_dir, eta)
-    return (d / WEIGHTS).exists() and (d / "history.json").exists()
+    return (d / runs.WEIGHTS).exists() and (d / "history.json").exists()
+
+
+def _pseudo_labels_for(cfg, source, run_dir, model, eta, seed, *, resume, from_detections):
+    """G^{M_{eta-1}}: the stored ones when resuming, else generated and stored."""
+    stored = _iter_dir(run_dir, eta) / "pseudo_labels"
+    if resume and stored.with_suffix(".npz").exists():
+        return pseudo_labels.PseudoLabels.load(stored)
+    pseudo = make_pseudo_labels(cfg, source, model, eta - 1, seed,
+                                detections=from_detections if eta == 1 else None)
+    pseudo.save(stored)
+    return pseudo
+
+
+def _evaluate_iteration(cfg, source, model, eta, gt, pseudo, previous) -> IterationResult:
+    """Holdout video-label loss (selection), pseudo-label statistics and, for
+    reporting only, test mAP."""
+    result = IterationResult(eta, mean_video_loss(cas_outputs(model, source, "holdout")))
+    if pseudo is not None:
+        result.pseudo_foreground_ratio = pseudo.foreground_ratio()
+        if previous is not None:
+            result.pseudo_agreement = pseudo.agreement(previous)
+    if gt is not None:
+        detections = outputs_to_detections(cas_outputs(model, source, "test"), source,
+                                           cfg.test_segments)
+        evaluation = evaluate_detections(gt, detections, tious=cfg.tious,
+                                         protocol=cfg.protocol)
+        result.test_mAP = [float(m) for m in evaluation.mAP]
+        result.test_average_mAP = evaluation.average_mAP
+    return result
+
+
+def _log_iteration(writer, result: IterationResult) -> None:
+    scalars = {"holdout_video_loss": result.holdout_video_loss,
+               "pseudo_foreground_ratio": result.pseudo_foreground_ratio,
+               "pseudo_agreement_with_previous": result.pseudo_agreement,
+               "test_average_mAP (reporting only)": result.test_average_mAP}
+    with writer.as_default():
+        for name, value in scalars.items():
+            if value is not None:
+                tf.summary.scalar(name, value, step=result.iteration)
+    writer.flush()
 
 
 def refine(cfg: ExperimentConfig, source: DataSource, run_dir, *, seed: int | None = None,
@@ -114,66 +148,28 @@ def refine(cfg: ExperimentConfig, source: DataSource, run_dir, *, seed: int | No
     retraining it when several refinements share one base, as in the grid).
     ``resume``: reuse finished iterations and continue a killed one.
     """
-    import tensorflow as tf
-
-    from wtal_tf.evaluation import evaluate_detections
-    from wtal_tf.models.inference import cas_outputs, outputs_to_detections
-
     run_dir = Path(run_dir)
     seed = cfg.train.seed if seed is None else seed
     n_iter = cfg.refine.iterations if iterations is None else iterations
     gt = source.ground_truth("test") if evaluate_test else None
     writer = tf.summary.create_file_writer(str(run_dir / "tensorboard" / "refine"))
     results: list[IterationResult] = []
-    previous = None
+    pseudo = previous = None
     model = base_model
     if from_detections is None and model is None:
-        if resume and _finished(run_dir, 0):
-            model = load_iteration(run_dir, 0)
-        else:
-            model = train_cas(cfg, source, _iter_dir(run_dir, 0), seed=seed,
-                              progress=progress, epochs=epochs, resume=resume)
+        model = _train_or_load(cfg, source, run_dir, 0, seed, progress=progress,
+                               epochs=epochs, resume=resume)
     for eta in range(0, n_iter + 1):
         if eta > 0:
-            stored = _iter_dir(run_dir, eta) / "pseudo_labels"
-            if resume and stored.with_suffix(".npz").exists():
-                pseudo = pl.PseudoLabels.load(stored)
-            else:
-                pseudo = make_pseudo_labels(cfg, source, model, eta - 1, seed,
-                                            detections=from_detections if eta == 1 else None)
-                pseudo.save(stored)
-            if resume and _finished(run_dir, eta):
-                model = load_iteration(run_dir, eta)
-            else:
-                model, _ = train_iteration(cfg, source, run_dir, eta, seed, progress=progress,
-                                           epochs=epochs, resume=resume)
+            previous = pseudo
+            pseudo = _pseudo_labels_for(cfg, source, run_dir, model, eta, seed, resume=resume,
+                                        from_detections=from_detections)
+            model = _train_or_load(cfg, source, run_dir, eta, seed, progress=progress,
+                                   epochs=epochs, resume=resume)
         elif model is None:
             continue  # iteration 0 is the external detector: nothing to train
-        res = IterationResult(eta, holdout_video_loss(cas_outputs(model, source, "holdout")))
-        if eta > 0:
-            res.pseudo_foreground_ratio = pseudo.foreground_ratio()
-            if previous is not None:
-                res.pseudo_agreement = pseudo.agreement(previous)
-            previous = pseudo
-        if gt is not None:
-            dets = outputs_to_detections(cas_outputs(model, source, "test"), source,
-                                         cfg.test_segments)
-            r = evaluate_detections(gt, dets, tious=cfg.tious, protocol=cfg.protocol)
-            res.test_mAP = [float(m) for m in r.mAP]
-            res.test_average_mAP = r.average_mAP
-        results.append(res)
-        with writer.as_default():
-            tf.summary.scalar("holdout_video_loss", res.holdout_video_loss, step=eta)
-            if res.pseudo_foreground_ratio is not None:
-                tf.summary.scalar("pseudo_foreground_ratio", res.pseudo_foreground_ratio,
-                                  step=eta)
-            if res.pseudo_agreement is not None:
-                tf.summary.scalar("pseudo_agreement_with_previous", res.pseudo_agreement,
-                                  step=eta)
-            if res.test_average_mAP is not None:
-                tf.summary.scalar("test_average_mAP (reporting only)", res.test_average_mAP,
-                                  step=eta)
-        writer.flush()
+        results.append(_evaluate_iteration(cfg, source, model, eta, gt, pseudo, previous))
+        _log_iteration(writer, results[-1])
         if stop_early(cfg.refine.early_stopping, results):
             break
     selected = select_iteration(cfg, results)
@@ -186,6 +182,17 @@ def refine(cfg: ExperimentConfig, source: DataSource, run_dir, *, seed: int | No
         "sample_fraction": cfg.refine.sample_fraction,
         "from_detections": from_detections is not None}, indent=1)
     return results
+
+
+def _train_or_load(cfg, source, run_dir, eta, seed, *, progress, epochs, resume):
+    """Iteration ``eta``'s model: a finished one is loaded when resuming."""
+    if resume and _finished(run_dir, eta):
+        return load_iteration(run_dir, eta)
+    if eta == 0:
+        return train_cas(cfg, source, _iter_dir(run_dir, 0), seed=seed, progress=progress,
+                         epochs=epochs, resume=resume)
+    return train_iteration(cfg, source, run_dir, eta, seed, progress=progress, epochs=epochs,
+                           resume=resume)[0]
 
 
 def stop_early(patience: int, results: list[IterationResult]) -> bool:
@@ -208,10 +215,10 @@ def select_iteration(cfg: ExperimentConfig, results: list[IterationResult]) -> i
 def _publish(cfg, source, run_dir, eta, seed):
     """Makes RUN_DIR itself a run of the selected iteration (for predict/export)."""
     src = _iter_dir(run_dir, eta)
-    rd.write_run(run_dir, cfg.replace(method="refineloc"), source.to_dict(), seed=seed,
+    runs.write_run(run_dir, cfg.replace(method="refineloc"), source.to_dict(), seed=seed,
                  selected_iteration=eta)
-    with io_utils.atomic_path(Path(run_dir) / WEIGHTS, suffix=".weights.h5") as tmp:
-        shutil.copy2(src / WEIGHTS, tmp)
+    with io_utils.atomic_path(Path(run_dir) / runs.WEIGHTS, suffix=".weights.h5") as tmp:
+        shutil.copy2(src / runs.WEIGHTS, tmp)
 
 
 def load_iteration(run_dir, eta):

@@ -1,13 +1,32 @@
-"""Detections from a run directory, whatever trained it (one entry point)."""
+"""Detections from a run directory or an export, whatever trained it (one entry point)."""
 
 from __future__ import annotations
 
-import numpy as np
+import json
+from pathlib import Path
 
-from wtal_tf import io_utils
+import numpy as np
+import tensorflow as tf
+
+from wtal_tf import io_utils, runs
 from wtal_tf.data.detections import Detections, write_detections
 from wtal_tf.data.source import DataSource
-from wtal_tf.training import run_dir as rd
+from wtal_tf.data.video import seconds_per_snippet
+from wtal_tf.errors import WtalError
+from wtal_tf.inference.autoloc import autoloc_detections
+from wtal_tf.inference.cas import cas_outputs, outputs_to_detections
+from wtal_tf.inference.explain import empty_segment_prediction
+from wtal_tf.inference.loading import load_autoloc, load_cas_model
+
+
+def check_compatible(data_info: dict, source: DataSource, run_dir) -> None:
+    """The data has the classes (in order) and the D the run was trained on."""
+    if list(data_info["classes"]) != list(source.classes):
+        raise WtalError(f"the run was trained on {len(data_info['classes'])} classes, the "
+                        f"data has {len(source.classes)} (or another order)", path=run_dir)
+    if int(data_info["feature_dim"]) != int(source.feature_dim):
+        raise WtalError(f"the run expects D = {data_info['feature_dim']} features, the data "
+                        f"has D = {source.feature_dim}", path=run_dir)
 
 
 def predict_run(run_dir, source: DataSource, split: str = "test", *, out=None,
@@ -18,9 +37,7 @@ def predict_run(run_dir, source: DataSource, split: str = "test", *, out=None,
     ``hints``: a list that receives, when there are 0 detections, a sentence
     saying which threshold nothing passed (for the CLI's warning).
     """
-    from wtal_tf.cli.model_cmd import check_compatible
-
-    cfg, data, _ = rd.read_run(run_dir)
+    cfg, data, _ = runs.read_run(run_dir)
     check_compatible(data, source, run_dir)
     if split == "trainval":
         parts = [predict_run(run_dir, source, s, progress=progress)
@@ -30,29 +47,18 @@ def predict_run(run_dir, source: DataSource, split: str = "test", *, out=None,
             write_detections(out, dets, extra={"run_dir": str(run_dir), "split": split})
         return dets
     if cfg.method in ("cas", "refineloc", "supervised"):
-        from wtal_tf.models.inference import cas_outputs, outputs_to_detections
-        from wtal_tf.training.cas_trainer import load_cas_model
-
         model, cfg, _ = load_cas_model(run_dir)
         outputs = cas_outputs(model, source, split, progress=progress)
         dets = outputs_to_detections(outputs, source, cfg.test_segments)
         if len(dets) == 0 and hints is not None:
-            from wtal_tf.cli.hints import empty_segment_prediction
-
             hint = empty_segment_prediction(outputs, cfg.test_segments)
             if hint:
                 hints.append(hint)
         if save_cas:
-            arrays = {"classes": np.asarray(source.classes)}
-            for vid, o in outputs.items():
-                arrays[f"{vid}/cas"] = o.class_scores
-                arrays[f"{vid}/p_fg"] = o.p_fg
-            with io_utils.atomic_path(save_cas, suffix=".npz") as tmp:
-                np.savez_compressed(tmp, **arrays)
+            _write_cas(save_cas, outputs, source.classes)
     elif cfg.method == "autoloc":
-        from wtal_tf.models.autoloc import predict_autoloc_run
-
-        dets = predict_autoloc_run(run_dir, source, split, progress=progress)
+        model, _, _ = load_autoloc(run_dir)
+        dets = autoloc_detections(model, source, split, progress=progress)
         if len(dets) == 0 and hints is not None:
             hints.append(f"0 detections: no segment passed AutoLoc's OIC selection "
                          f"(cas_threshold {cfg.autoloc.cas_threshold:g} on the gated CAS, "
@@ -65,17 +71,19 @@ def predict_run(run_dir, source: DataSource, split: str = "test", *, out=None,
     return dets
 
 
+def _write_cas(path, outputs, classes) -> None:
+    """``--save-cas``: every video's CAS and p_fg, atomically."""
+    arrays = {"classes": np.asarray(classes)}
+    for vid, out in outputs.items():
+        arrays[f"{vid}/cas"] = out.class_scores
+        arrays[f"{vid}/p_fg"] = out.p_fg
+    with io_utils.atomic_path(path, suffix=".npz") as tmp:
+        np.savez_compressed(tmp, **arrays)
+
+
 def predict_saved_model(path, source: DataSource, split: str = "test", *, out=None
                         ) -> Detections:
     """Detections from an export (``detect_with_rate`` with each video's own stride)."""
-    import json
-    from pathlib import Path
-
-    import tensorflow as tf
-
-    from wtal_tf.data.video import seconds_per_snippet
-    from wtal_tf.errors import WtalError
-
     meta_path = Path(path) / "assets.extra" / "wtal_export.json"
     if not meta_path.exists():
         raise WtalError("not a wtal-tf export (no assets.extra/wtal_export.json)", path=path)

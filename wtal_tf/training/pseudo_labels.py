@@ -23,6 +23,7 @@ from wtal_tf.configs import SegmentPredictionConfig
 from wtal_tf.data.detections import Detections
 from wtal_tf.data.video import seconds_per_snippet, seconds_to_snippet_span
 from wtal_tf.errors import WtalError
+from wtal_tf.inference.cas import predict_segments_np
 
 GENERATORS = ("uniform_random", "distribution_aware", "class_activation", "attention",
               "segment_prediction")
@@ -145,6 +146,64 @@ class PseudoLabels:
         return cls(labels, samples, meta)
 
 
+@dataclasses.dataclass(frozen=True)
+class _GeneratorSettings:
+    """What the generators read besides one video's outputs (see :func:`generate`)."""
+
+    segment_cfg: SegmentPredictionConfig | None
+    class_threshold: float
+    attention_threshold: float
+    foreground_ratio: float | None
+    detections: Detections | None
+    stride_of: Callable[[str, int], float] | None
+    form: str
+
+
+def _segment_labels(out, t_len: int, segment_cfg: SegmentPredictionConfig) -> np.ndarray:
+    segments, _, _ = predict_segments_np(out, segment_cfg)
+    return from_segments(t_len, segments)
+
+
+def _uniform_random(video_id, out, t_len, rng, settings):
+    return uniform_random(t_len, rng)
+
+
+def _distribution_aware(video_id, out, t_len, rng, settings):
+    return distribution_aware(t_len, rng, settings.foreground_ratio)
+
+
+def _class_activation(video_id, out, t_len, rng, settings):
+    if settings.form == "segments":  # alpha_A = 1 keeps every snippet (the code's p_fg > 0)
+        return _segment_labels(out, t_len, dataclasses.replace(settings.segment_cfg,
+                                                               alpha_a=1.0))
+    return class_activation(out.class_scores, settings.class_threshold)
+
+
+def _attention(video_id, out, t_len, rng, settings):
+    if settings.form == "segments":  # alpha_C = 0 keeps every snippet
+        return _segment_labels(out, t_len, dataclasses.replace(settings.segment_cfg,
+                                                               alpha_c=0.0))
+    return attention(out.p_fg, settings.attention_threshold)
+
+
+def _segment_prediction(video_id, out, t_len, rng, settings):
+    if settings.detections is None:
+        return _segment_labels(out, t_len, settings.segment_cfg)
+    found = settings.detections.for_video(video_id)
+    first, last = seconds_to_snippet_span(found.starts, found.ends,
+                                          settings.stride_of(video_id, t_len))
+    return from_segments(t_len, np.stack([first, last], 1) if len(found) else np.zeros((0, 2)))
+
+
+#: ``name -> (video_id, outputs, T, rng, settings) -> labels [T]``, one per generator.
+_GENERATOR_FNS = {"uniform_random": _uniform_random,
+                  "distribution_aware": _distribution_aware,
+                  "class_activation": _class_activation,
+                  "attention": _attention,
+                  "segment_prediction": _segment_prediction}
+assert tuple(_GENERATOR_FNS) == GENERATORS
+
+
 def generate(name: str, outputs: Mapping, *, video_ids, test_ids, seed: int,
              sample_fraction: float, segment_cfg: SegmentPredictionConfig | None = None,
              class_threshold: float = 0.5, attention_threshold: float = 0.5,
@@ -172,41 +231,21 @@ def generate(name: str, outputs: Mapping, *, video_ids, test_ids, seed: int,
             ``"segments"`` (NOTES, the release: they are the segment pipeline
             of ``segment_cfg`` with alpha_A resp. alpha_C switched off).
     """
-    from wtal_tf.models.inference import predict_segments_np
-
     if name not in GENERATORS:
         raise WtalError(f"unknown pseudo-label generator {name!r}; known: {GENERATORS}")
     leaked = sorted(set(video_ids) & set(test_ids))
     if leaked:
         raise WtalError(f"pseudo labels are never made for test videos ({len(leaked)} "
                         f"requested, first {leaked[0]!r})")
+    label_fn = _GENERATOR_FNS[name]
+    settings = _GeneratorSettings(segment_cfg, class_threshold, attention_threshold,
+                                  foreground_ratio, detections, stride_of, form)
     rng = np.random.default_rng([seed, iteration, 7])
     labels, samples = {}, {}
     for vid in sorted(video_ids):
         out = outputs.get(vid)
         t_len = out.class_scores.shape[0] if out is not None else int(lengths[vid])
-        if name == "uniform_random":
-            lab = uniform_random(t_len, rng)
-        elif name == "distribution_aware":
-            lab = distribution_aware(t_len, rng, foreground_ratio)
-        elif name in ("class_activation", "attention") and form == "segments":
-            # alpha_A = 1 keeps every snippet (the code's p_fg > 0); alpha_C = 0 likewise
-            off = ({"alpha_a": 1.0} if name == "class_activation" else {"alpha_c": 0.0})
-            seg, _, _ = predict_segments_np(out, dataclasses.replace(segment_cfg, **off))
-            lab = from_segments(t_len, seg)
-        elif name == "class_activation":
-            lab = class_activation(out.class_scores, class_threshold)
-        elif name == "attention":
-            lab = attention(out.p_fg, attention_threshold)
-        elif detections is not None:
-            d = detections.for_video(vid)
-            stride = stride_of(vid, t_len)
-            s, e = seconds_to_snippet_span(d.starts, d.ends, stride)
-            lab = from_segments(t_len, np.stack([s, e], 1) if len(d) else np.zeros((0, 2)))
-        else:
-            seg, _, _ = predict_segments_np(out, segment_cfg)
-            lab = from_segments(t_len, seg)
-        labels[vid] = lab
+        labels[vid] = label_fn(vid, out, t_len, rng, settings)
         samples[vid] = sample_mask(t_len, sample_fraction, rng)
     meta = {"generator": name, "form": form, "iteration": iteration, "seed": seed,
             "sample_fraction": sample_fraction,

@@ -11,7 +11,8 @@ from wtal_tf.configs import SegmentPredictionConfig
 from wtal_tf.data import pipeline
 from wtal_tf.data.detections import Detections
 from wtal_tf.data.source import DataSource
-from wtal_tf.data.video import seconds_per_snippet, snippet_span_to_seconds
+from wtal_tf.inference.detections import video_detections
+from wtal_tf.ops import cas as cas_ops
 from wtal_tf.ops import segments as seg_ops
 
 
@@ -31,7 +32,7 @@ def cas_outputs(model, source: DataSource, split: str, batch_size: int = 16,
     """Runs the model over a split in padded batches; returns outputs per video."""
     ds = pipeline.padded_batches(source.dataset(split), batch_size)
     if progress:
-        from tqdm.auto import tqdm
+        from tqdm.auto import tqdm  # only for terminals: tqdm's import is not free
         ds = tqdm(ds, total=-(-len(source.video_ids(split)) // batch_size),
                   desc=f"CAS model on {split}", unit="batch")
 
@@ -83,25 +84,20 @@ def outputs_to_detections(outputs: dict[str, VideoOutputs], source: DataSource,
     parts = []
     for vid, out in outputs.items():
         seg, score, cls = predict_segments_np(out, cfg)
-        if not len(score):
-            continue
-        stride = seconds_per_snippet(source.annotation(vid), out.class_scores.shape[0])
-        start, end = snippet_span_to_seconds(seg[:, 0], seg[:, 1], stride)
-        parts.append(Detections(np.full(len(score), vid), start.astype(float),
-                                end.astype(float), score.astype(float),
-                                np.asarray(source.classes)[cls]))
+        if len(score):
+            parts.append(video_detections(source, vid, out.class_scores.shape[0], seg[:, 0],
+                                          seg[:, 1], score, cls))
     return Detections.concatenate(parts)
 
 
-def gated_cas_np(out: VideoOutputs, gate: str, threshold: float) -> np.ndarray:
-    """The CAS AutoLoc consumes, ``[T, K]``, from stored outputs."""
-    scores = out.class_scores
-    if gate == "hard":
-        return scores * (out.p_fg >= threshold)[:, None]
-    if gate == "soft":
-        return scores * out.p_fg[:, None]
-    return scores
+def mean_video_loss(outputs: dict[str, VideoOutputs]) -> float:
+    """Mean paper-form video-label loss over videos (:func:`wtal_tf.ops.cas.video_score_loss`)."""
+    if not outputs:
+        return float("nan")
+    labels = np.stack([o.labels for o in outputs.values()]).astype(np.float64)
+    scores = np.stack([o.video_scores for o in outputs.values()]).astype(np.float64)
+    return float(tf.reduce_mean(cas_ops.video_score_loss(labels, scores)))
 
 
-__all__ = ["VideoOutputs", "cas_outputs", "outputs_to_detections", "predict_segments_np",
-           "gated_cas_np"]
+__all__ = ["VideoOutputs", "cas_outputs", "mean_video_loss", "outputs_to_detections",
+           "predict_segments_np"]

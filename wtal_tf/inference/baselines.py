@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import tensorflow as tf
 
 from wtal_tf.configs import AutoLocConfig
 from wtal_tf.data.detections import Detections
 from wtal_tf.data.source import DataSource
-from wtal_tf.data.video import seconds_per_snippet, snippet_span_to_seconds
-from wtal_tf.models.autoloc import AutoLocModel
+from wtal_tf.inference.detections import video_detections
+from wtal_tf.models.autoloc import AutoLocModel, make_optimizer
 from wtal_tf.ops import nms, oic
 from wtal_tf.ops import segments as seg_ops
+from wtal_tf.ops.gradients import zeros_for_missing
 
 
-def _to_detections(vid, source, t_len, x1, x2, scores, classes):
-    stride = seconds_per_snippet(source.annotation(vid), t_len)
-    start, end = snippet_span_to_seconds(np.asarray(x1, float), np.asarray(x2, float), stride)
-    return Detections(np.full(len(scores), vid), start, end, np.asarray(scores, float),
-                      np.asarray(source.classes)[np.asarray(classes, int)])
+def _to_detections(vid, source, t_len, first, last, scores, classes):
+    # spans in float64 before scaling (as these baselines always have)
+    return video_detections(source, vid, t_len, np.asarray(first, float),
+                            np.asarray(last, float), scores, classes)
 
 
 def _video_cas(model: AutoLocModel, feature_dim: int):
@@ -93,10 +94,6 @@ def direct_optimization(model: AutoLocModel, source: DataSource, split: str,
     """AutoLoc §5.4 Q3: train the localization network from scratch on each test
     video alone (``cfg.direct_steps`` SGD steps of the OIC loss over the classes
     the test pipeline considers), then detect on it."""
-    import keras
-
-    from wtal_tf.models.autoloc import make_optimizer
-
     keras.utils.set_random_seed(seed)
     # 25 steps leave Keras' moving averages at ~78% of their initial values:
     # each video is detected with its own statistics, the ones it trained with
@@ -118,8 +115,7 @@ def direct_optimization(model: AutoLocModel, source: DataSource, split: str,
             kept = tf.reduce_sum(tf.cast(sel.valid, tf.float32))
             loss = tf.reduce_sum(sel.losses) / tf.maximum(kept, 1.0)
         grads = tape.gradient(loss, variables)
-        grads = [tf.zeros_like(v) if g is None else g for g, v in zip(grads, variables)]
-        optimizer.apply(grads, variables)
+        optimizer.apply(zeros_for_missing(grads, variables), variables)
         return loss
 
     @tf.function(input_signature=[tf.TensorSpec([None, dim], tf.float32)])

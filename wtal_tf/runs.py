@@ -7,7 +7,12 @@
       model.weights.h5    the selected (best holdout loss) weights
       history.json        per-epoch losses and metrics
       metrics.json        test-set evaluation (reporting only, never selection)
+      checkpoint/         the state a killed training resumes from
+                          (``wtal_tf.training.checkpointing``)
       tensorboard/        event files
+
+Written by the training runner, read by inference, export and the CLI: this
+module imports neither (it is below them all).
 """
 
 from __future__ import annotations
@@ -23,6 +28,9 @@ from wtal_tf.errors import WtalError
 #: Bumped when a run directory's layout or a model's weights change
 #: incompatibly; older run directories are refused with a clear message.
 RUN_FORMAT = 1
+
+#: The selected weights of a finished run.
+WEIGHTS = "model.weights.h5"
 
 
 def write_run(run_dir, cfg: ExperimentConfig, data_info: dict, **extra) -> Path:
@@ -82,3 +90,10 @@ def load_weights(model, path) -> None:
         first = str(e).strip().splitlines()[0][:200] if str(e).strip() else ""
         raise WtalError(f"unreadable or foreign weights file ({type(e).__name__}: {first}); "
                         "retrain the run (--overwrite) or restore the file", path=path) from None
+
+
+def save_weights(model, path) -> Path:
+    """``model.save_weights``, atomically (temporary file, then rename)."""
+    with io_utils.atomic_path(path, suffix=".weights.h5") as tmp:
+        model.save_weights(str(tmp))
+    return Path(path)
