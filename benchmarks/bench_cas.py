@@ -47,15 +47,27 @@ def matmul_flops_per_s(n: int = 4096, repeats: int = 5) -> float:
     return 2 * n ** 3 / best
 
 
+def cas_batches(source, ids, batch: int, start: int, stop: int):
+    """Epochs ``start..stop-1`` of ``ids`` through the CAS trainer's own input path:
+    a ``(seed, epoch)`` order, length-sorted windows of 32 batches, padded batches."""
+    from wtal_tf.data import pipeline
+    from wtal_tf.training.cas_task import model_inputs
+
+    return pipeline.epoch_batches(
+        source.root, ids, seed=0, start_epoch=start, epochs=stop,
+        batch_fn=lambda d: pipeline.padded_batches(d, batch, prefetch=False).map(model_inputs),
+        length_window=32 * batch, batch_size=batch,
+        lengths={v: source.num_snippets(v) for v in ids})
+
+
 def run(quick: bool = False) -> list[Row]:
     import keras
 
     from wtal_tf.configs import get_config
-    from wtal_tf.data import pipeline, synthetic
+    from wtal_tf.data import synthetic
     from wtal_tf.data.source import RootSource
     from wtal_tf.models.cas_model import build_cas_model
     from wtal_tf.ops.shapes import bucket_length
-    from wtal_tf.training.cas_task import model_inputs
 
     n_videos = 60 if quick else 200
     dim = 2048
@@ -74,11 +86,7 @@ def run(quick: bool = False) -> list[Row]:
         epochs = 2 if quick else 4
 
         def batches(start, stop):
-            # the trainer's own input path: (seed, epoch) order, length-sorted windows
-            return pipeline.epoch_batches(
-                source.root, ids, seed=0, start_epoch=start, epochs=stop,
-                batch_fn=lambda d: pipeline.padded_batches(d, batch, prefetch=False).map(
-                    model_inputs), length_window=32 * batch, batch_size=batch)
+            return cas_batches(source, ids, batch, start, stop)
 
         real = sum(source.num_snippets(v) for v in ids)
         steps = -(-len(ids) // batch)

@@ -127,3 +127,12 @@ def test_bucketed_batches_pad_every_per_snippet_array_and_keep_the_mask(root):
             assert not batch["weights"][b, t:].numpy().any()
             seen += 1
     assert seen == 7
+
+
+def test_unpooled_copy_is_an_equal_array_with_memory_of_its_own():
+    a = np.arange(12, dtype=np.float32).reshape(3, 4)
+    b = pipeline.unpooled_copy(a)
+    np.testing.assert_array_equal(a, b)
+    assert b.dtype == np.float32 and b.flags.writeable and not np.shares_memory(a, b)
+    assert pipeline.unpooled_copy(np.zeros((0, 4), np.float32)).shape == (0, 4)
+    pipeline.release_free_heap()  # a no-op where the C library has no malloc_trim

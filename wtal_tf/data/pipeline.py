@@ -15,6 +15,10 @@ written into the dataset.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import itertools
+import mmap
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
@@ -29,6 +33,49 @@ AUTOTUNE = tf.data.AUTOTUNE
 #: buffers grow with the run).
 READ_PARALLELISM = 4
 PREFETCH_BATCHES = 2
+#: Videos read between two returns of freed heap pages to the system
+#: (:func:`release_free_heap`); 0 = never.
+RELEASE_HEAP_EVERY = 32
+#: Each video read into memory of its own (:func:`unpooled_copy`); False = the
+#: heap (the scale benchmark measures both).
+UNPOOLED_READS = True
+
+
+def _malloc_trim():
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc: nothing to release
+        return None
+
+
+_MALLOC_TRIM = _malloc_trim()
+
+
+def release_free_heap() -> None:
+    """Returns the pages glibc's heap holds free to the system (``malloc_trim``)."""
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
+
+
+def unpooled_copy(array: np.ndarray) -> np.ndarray:
+    """``array`` copied into memory of its own (a private anonymous map), returned to
+    the system as soon as the copy is freed.
+
+    Why the reader does not keep ``np.load``'s array: an epoch reads thousands of
+    arrays of T x D floats (1.5 MB at T = 183, D = 2048), every one of another
+    size; glibc serves that size from its heap arenas (once a freed block has
+    raised its mmap threshold) and keeps what is freed there, so resident memory
+    grew with the number of videos read (BENCHMARKS.md, scale).  TF takes the
+    array's memory as the element tensor's without a copy.  What TF itself frees
+    into the heap (padded batches of varying T) is returned every
+    ``RELEASE_HEAP_EVERY`` videos.  Pinning glibc's mmap threshold instead bounds
+    both but turns every large tensor of a training step into fresh pages (15%
+    more CPU time in the CAS benchmark).
+    """
+    buf = mmap.mmap(-1, max(array.nbytes, 1), flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    out = np.frombuffer(buf, array.dtype, count=array.size).reshape(array.shape)
+    out[...] = array
+    return out
 
 
 def from_root(root: DatasetRoot, video_ids: Sequence[str], *, shuffle: bool = False,
@@ -116,10 +163,14 @@ def _reader(root, ids, extras, extra_specs):
     dim = root.feature_dim() if ids else 0
     extras = dict(extras or {})
     extra_specs = dict(extra_specs or {})
+    count = itertools.count(1)
 
     def load(video_id):
+        if RELEASE_HEAP_EVERY and next(count) % RELEASE_HEAP_EVERY == 0:
+            release_free_heap()
         vid = video_id.decode() if isinstance(video_id, bytes) else str(video_id)
-        out = [root.features.load(vid)]
+        out = [unpooled_copy(root.features.load(vid, mmap=True)) if UNPOOLED_READS
+               else root.features.load(vid)]
         out += [np.asarray(fn(vid), spec.dtype.as_numpy_dtype)
                 for fn, spec in ((extras[k], extra_specs[k]) for k in extras)]
         return out
