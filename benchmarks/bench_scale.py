@@ -55,6 +55,17 @@ DATASETS_ENV, PHASES_ENV = "WTAL_BENCH_SCALE_DATASETS", "WTAL_BENCH_SCALE_PHASES
 PHASE_GROUPS = ("cas", "read", "pseudo", "autoloc", "infer", "eval")
 
 
+def selection(env: str, known) -> list[str]:
+    """The comma-separated names in ``env`` (all of ``known`` when unset); an unknown
+    name is an error, so a typo never writes an empty section over the measured one."""
+    names = [n for n in os.environ.get(env, "").split(",") if n] or list(known)
+    unknown = sorted(set(names) - set(known))
+    if unknown:
+        raise SystemExit(f"bench_scale: error: {env}={os.environ[env]!r}: unknown "
+                         f"{', '.join(unknown)}; expected names from {', '.join(known)}")
+    return names
+
+
 def cache_dir() -> Path:
     return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "wtal_tf" / "bench_scale")
 
@@ -295,7 +306,7 @@ def _dataset_rows(name: str, root: Path, cfgs, quick: bool, tmp: Path) -> list[R
     b = f"scale {name}"
     size = features_bytes(root)
     cas_run, al_run, dets = tmp / f"{name}_cas", tmp / f"{name}_al", tmp / f"{name}_dets.json"
-    want = set(os.environ.get(PHASES_ENV, ",".join(PHASE_GROUPS)).split(","))
+    want = set(selection(PHASES_ENV, PHASE_GROUPS))
     full = run_phase("cas", root=root, config=cas_cfg, videos=0, epochs=1, run_dir=cas_run)
     timed = full["epoch_s"]
     rows = [Row(b, "training videos (train + holdout)",
@@ -371,9 +382,10 @@ def _eval_rows(b, root, dets, protocol):
 def run(quick: bool = False) -> list[Row]:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        chosen = os.environ.get(DATASETS_ENV)
-        for name, (spec, *cfgs) in specs(quick).items():
-            if chosen and name not in chosen.split(","):
+        datasets = specs(quick)
+        chosen = selection(DATASETS_ENV, datasets) if not quick else list(datasets)
+        for name, (spec, *cfgs) in datasets.items():
+            if name not in chosen:
                 continue
             root = ensure_root(name + ("-quick" if quick else ""), spec)
             rows += _dataset_rows(name, root, cfgs, quick, Path(tmp))

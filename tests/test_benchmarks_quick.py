@@ -101,3 +101,15 @@ def test_scale_phases_in_process(tmp_path, shared_data, monkeypatch):
     infer = bench_scale.phase_infer(root, tmp_path / "cas", tmp_path / "dets.json")
     ev = bench_scale.phase_eval(root, tmp_path / "dets.json", protocol)
     assert ev["detections"] == infer["detections"] and 0 <= ev["average_mAP"] <= 1
+
+
+def test_scale_selection_rejects_unknown_names(monkeypatch):
+    from benchmarks import bench_scale
+
+    monkeypatch.setenv(bench_scale.PHASES_ENV, "cas,cass")
+    with pytest.raises(SystemExit, match="unknown cass; expected names from cas, read"):
+        bench_scale.selection(bench_scale.PHASES_ENV, bench_scale.PHASE_GROUPS)
+    monkeypatch.setenv(bench_scale.PHASES_ENV, "read,cas")
+    assert bench_scale.selection(bench_scale.PHASES_ENV, bench_scale.PHASE_GROUPS) == ["read", "cas"]
+    monkeypatch.delenv(bench_scale.PHASES_ENV)
+    assert bench_scale.selection(bench_scale.PHASES_ENV, ("a", "b")) == ["a", "b"]
