@@ -109,3 +109,26 @@ def test_ladder_and_baseline_arguments_fail_in_one_line(tiny_root, tmp_path, cap
     assert main(["baseline", "supervised", "--config", "synthetic_thumos_autoloc",
                  "--data", str(tiny_root), "--run-dir", str(tmp_path / "s")]) == 2
     assert "*_supervised" in capsys.readouterr().err
+
+
+def test_cas_outputs_do_not_depend_on_the_inference_batch_budget(tiny_root):
+    import numpy as np
+
+    from wtal_tf.configs import get_config
+    from wtal_tf.data.source import RootSource
+    from wtal_tf.inference.cas import cas_outputs
+    from wtal_tf.models.cas_model import build_cas_model
+
+    source = RootSource(tiny_root)
+    model = build_cas_model(get_config("synthetic_thumos_cas"), len(source.classes),
+                            source.feature_dim)
+    whole = cas_outputs(model, source, "test", batch_size=16, max_snippets=1 << 30)
+    alone = cas_outputs(model, source, "test", batch_size=16, max_snippets=1)
+    assert sorted(whole) == sorted(alone) == sorted(source.video_ids("test"))
+    for vid, want in whole.items():
+        got = alone[vid]
+        assert got.class_scores.shape == want.class_scores.shape
+        assert got.class_scores.base is None  # its own array, not a view of a padded batch
+        np.testing.assert_allclose(got.class_scores, want.class_scores, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(got.p_fg, want.p_fg, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(got.video_scores, want.video_scores, rtol=1e-5, atol=1e-6)

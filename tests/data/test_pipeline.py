@@ -136,3 +136,37 @@ def test_unpooled_copy_is_an_equal_array_with_memory_of_its_own():
     assert b.dtype == np.float32 and b.flags.writeable and not np.shares_memory(a, b)
     assert pipeline.unpooled_copy(np.zeros((0, 4), np.float32)).shape == (0, 4)
     pipeline.release_free_heap()  # a no-op where the C library has no malloc_trim
+
+
+@pytest.mark.parametrize("batch_size,max_snippets", [(3, 40), (16, 30), (2, 10_000), (4, 1)])
+def test_budgeted_batches_bound_videos_and_padded_snippets(root, batch_size, max_snippets):
+    ids = [v.video_id for v in root.select(["training"])]
+    seen = []
+    for batch in pipeline.budgeted_batches(pipeline.from_root(root, ids), batch_size,
+                                           max_snippets):
+        b, t_max = batch["mask"].shape
+        assert b <= batch_size
+        assert b == 1 or b * t_max <= max_snippets  # a longer video goes alone
+        assert t_max == batch["num_snippets"].max()
+        for i, vid in enumerate(batch["video_id"]):
+            feats = root.video(vid.decode()).features
+            t = feats.shape[0]
+            np.testing.assert_array_equal(batch["features"][i, :t], feats)
+            assert not batch["features"][i, t:].any()
+            assert batch["mask"][i, :t].all() and not batch["mask"][i, t:].any()
+            seen.append(vid.decode())
+    assert seen == ids  # every video once, in the dataset's order
+
+
+def test_budgeted_batches_group_greedily_by_hand():
+    lengths = [5, 7, 20, 3, 3, 3, 50]
+    ds = tf.data.Dataset.from_tensor_slices(
+        {"video_id": [str(i).encode() for i in range(len(lengths))],
+         "num_snippets": lengths}).map(
+        lambda e: dict(e, features=tf.ones([e["num_snippets"], 2])))
+    groups = [[int(v) for v in b["video_id"]] for b in pipeline.budgeted_batches(ds, 3, 21)]
+    # [5, 7]: 2 x 7 = 14 (adding 20 would make 3 x 20); [20]: 20 (2 x 20 > 21);
+    # [3, 3, 3]: batch_size; [50]: longer than the budget, alone
+    assert groups == [[0, 1], [2], [3, 4, 5], [6]]
+    with pytest.raises(ValueError):
+        next(pipeline.budgeted_batches(ds, 0, 10))

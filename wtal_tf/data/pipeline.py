@@ -254,6 +254,48 @@ def padded_batches(ds: tf.data.Dataset, batch_size: int, *,
     return ds.prefetch(AUTOTUNE) if prefetch else ds
 
 
+#: Inference batches: at most this many padded snippets (B x T_max), 134 MB at
+#: D = 2048 (ours: THUMOS'14's longest videos in batches of 16 took 2.3 GiB,
+#: BENCHMARKS.md "scale"; a training batch keeps its configured size).
+MAX_INFERENCE_SNIPPETS = 16 * 1024
+
+
+def budgeted_batches(ds: tf.data.Dataset, batch_size: int,
+                     max_snippets: int = MAX_INFERENCE_SNIPPETS):
+    """Padded batches for inference, in the dataset's order, with at most
+    ``batch_size`` videos and at most ``max_snippets`` padded snippets
+    (``B * T_max``) each; a video longer than the budget goes alone.  Yields
+    NumPy dicts with the same keys as :func:`padded_batches` (``features``
+    zero-padded, ``mask`` 1 on real snippets).  Memory is one batch, whatever
+    the split's size or its longest video; which videos share a batch does not
+    change any video's outputs (every op is per video under the mask)."""
+    if batch_size < 1 or max_snippets < 1:
+        raise ValueError(f"batch_size and max_snippets must be >= 1, got {batch_size}, "
+                         f"{max_snippets}")
+
+    def emit(group):
+        t_max = max(int(e["num_snippets"]) for e in group)
+        batch = {k: np.stack([e[k] for e in group]) for k in group[0]
+                 if k not in ("features",)}
+        features = np.zeros((len(group), t_max, group[0]["features"].shape[1]), np.float32)
+        mask = np.zeros((len(group), t_max), np.float32)
+        for b, e in enumerate(group):
+            t = int(e["num_snippets"])
+            features[b, :t], mask[b, :t] = e["features"], 1.0
+        return dict(batch, features=features, mask=mask)
+
+    group, t_max = [], 0
+    for element in ds.prefetch(PREFETCH_BATCHES).as_numpy_iterator():
+        t = int(element["num_snippets"])
+        if group and (len(group) == batch_size or (len(group) + 1) * max(t_max, t) > max_snippets):
+            yield emit(group)
+            group, t_max = [], 0
+        group.append(element)
+        t_max = max(t_max, t)
+    if group:
+        yield emit(group)
+
+
 def one_video_per_step(ds: tf.data.Dataset, *, prefetch: bool = True) -> tf.data.Dataset:
     """Batches of one whole video ``[1, T, D]`` (AutoLoc, §5.2)."""
     ds = ds.map(_with_mask, num_parallel_calls=AUTOTUNE).batch(1)

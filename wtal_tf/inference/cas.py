@@ -28,13 +28,17 @@ class VideoOutputs:
 
 
 def cas_outputs(model, source: DataSource, split: str, batch_size: int = 16,
-                progress: bool = False) -> dict[str, VideoOutputs]:
-    """Runs the model over a split in padded batches; returns outputs per video."""
-    ds = pipeline.padded_batches(source.dataset(split), batch_size)
+                progress: bool = False,
+                max_snippets: int = pipeline.MAX_INFERENCE_SNIPPETS) -> dict[str, VideoOutputs]:
+    """Runs the model over a split in padded batches of at most ``batch_size``
+    videos and ``max_snippets`` padded snippets; returns outputs per video (each
+    its own arrays, so no padded batch outlives its step)."""
+    batches = pipeline.budgeted_batches(source.dataset(split), batch_size, max_snippets)
+    bar = None
     if progress:
         from tqdm.auto import tqdm  # only for terminals: tqdm's import is not free
-        ds = tqdm(ds, total=-(-len(source.video_ids(split)) // batch_size),
-                  desc=f"CAS model on {split}", unit="batch")
+        bar = tqdm(total=len(source.video_ids(split)), desc=f"CAS model on {split}",
+                   unit="video")
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, source.feature_dim], tf.float32),
                                   tf.TensorSpec([None, None], tf.float32)])
@@ -42,16 +46,20 @@ def cas_outputs(model, source: DataSource, split: str, batch_size: int = 16,
         return model({"features": features, "mask": mask}, training=False)
 
     out: dict[str, VideoOutputs] = {}
-    for batch in ds:
+    for batch in batches:
         pred = forward(batch["features"], batch["mask"])
         scores = tf.nn.softmax(pred["cas_logits"], axis=-1).numpy()
         p_fg = pred["p_fg"].numpy()
         y_hat = pred["video_scores"].numpy()
-        for b, vid in enumerate(batch["video_id"].numpy()):
+        for b, vid in enumerate(batch["video_id"]):
             t = int(batch["num_snippets"][b])
             vid = vid.decode()
-            out[vid] = VideoOutputs(vid, scores[b, :t], p_fg[b, :t], y_hat[b],
-                                    batch["labels"][b].numpy())
+            out[vid] = VideoOutputs(vid, scores[b, :t].copy(), p_fg[b, :t].copy(),
+                                    y_hat[b].copy(), batch["labels"][b].copy())
+        if bar is not None:
+            bar.update(len(batch["video_id"]))
+    if bar is not None:
+        bar.close()
     return out
 
 
