@@ -273,10 +273,8 @@ def budgeted_batches(ds: tf.data.Dataset, batch_size: int,
         raise ValueError(f"batch_size and max_snippets must be >= 1, got {batch_size}, "
                          f"{max_snippets}")
 
-    def emit(group):
-        t_max = max(int(e["num_snippets"]) for e in group)
-        batch = {k: np.stack([e[k] for e in group]) for k in group[0]
-                 if k not in ("features",)}
+    def emit(group, t_max):
+        batch = {k: np.stack([e[k] for e in group]) for k in group[0] if k != "features"}
         features = np.zeros((len(group), t_max, group[0]["features"].shape[1]), np.float32)
         mask = np.zeros((len(group), t_max), np.float32)
         for b, e in enumerate(group):
@@ -288,12 +286,12 @@ def budgeted_batches(ds: tf.data.Dataset, batch_size: int,
     for element in ds.prefetch(PREFETCH_BATCHES).as_numpy_iterator():
         t = int(element["num_snippets"])
         if group and (len(group) == batch_size or (len(group) + 1) * max(t_max, t) > max_snippets):
-            yield emit(group)
+            yield emit(group, t_max)
             group, t_max = [], 0
         group.append(element)
         t_max = max(t_max, t)
     if group:
-        yield emit(group)
+        yield emit(group, t_max)
 
 
 def one_video_per_step(ds: tf.data.Dataset, *, prefetch: bool = True) -> tf.data.Dataset:
