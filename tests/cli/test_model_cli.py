@@ -87,6 +87,9 @@ def test_ladder_runs_every_row_and_reuses_finished_seeds(tiny_root, tmp_path):
                                 epochs=2, iterations=1)
     rows = set(table.rows)
     for row in ("Supervised reference (segment prediction)", "CAS model (multi-threshold)",
+                "CAS model (segment prediction, paper semantics)",
+                "Supervised reference (segment prediction, paper semantics)",
+                "RefineLoc paper preset, final iteration (dilation 1)",
                 "CAS thresholding", "AutoLoc paper preset (BN: population = default)",
                 "AutoLoc paper preset (BN: keras)",
                 "AutoLoc release preset", "RefineLoc paper preset, iteration 1",

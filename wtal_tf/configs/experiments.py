@@ -288,6 +288,32 @@ def _refineloc_release(dataset: str, base: dict) -> dict:
         preset="release")
 
 
+# The base model's test-time segment semantics (issue 18), for ``*_cas`` and
+# ``*_supervised``.  The release widens every run by one snippet before scoring
+# it and bridges gaps of 2 (NOTES: ``binary_dilation``; ``dilation = 1``,
+# ``max_gap = 2``).  Each switch measured on the difficulty ladder (development
+# data; the saved models of every rung, 3 seeds; README "What the ladder
+# shows"), average mAP:
+#                       RL §3.1 runs   dilation 1   + max_gap 2
+#   CAS model:  default     47.2          53.9     (46.1, 50.2: 2 seeds)
+#               hard        37.6          43.8     (35.2, 42.4: 2 seeds)
+#               T14 times   31.5          41.4     (28.1, 38.0: 1 seed)
+#               ANet times  16.9          30.3      41.2
+#   supervised: default / hard / T14 49.3 -> 54.7, 43.3 -> 46.5, 39.6 -> 45.0;
+#               ANet 33.7 -> 40.7 -> 51.3
+# ``dilation 1`` is better on every rung and seed: it is the default for both
+# kinds of data.  ``max_gap 2`` costs on every THUMOS'14-like rung (short
+# instances: bridging merges neighbours) and adds 11 points on ActivityNet
+# timelines (every seed; long instances, 1.28 s snippets, fragmented CAS), so
+# ActivityNet-like data take the release's full semantics.  RefineLoc's paper
+# presets keep RL §3.1's runs: with ``dilation 1`` their final iteration loses
+# on the default rung (37.7 -> 36.6, every seed), and they are the paper's
+# method; the ladder reports that variant beside them.
+_BASE_MODEL_TEST_SEMANTICS = {
+    "thumos14": dict(dilation=1), "synthetic_thumos": dict(dilation=1),
+    "anet12": dict(max_gap=2, dilation=1), "synthetic_anet": dict(max_gap=2, dilation=1)}
+
+
 def list_datasets() -> list[str]:
     """The config prefixes (``<dataset>`` of ``<dataset>_<method>``)."""
     return list(_DATASETS)
@@ -314,6 +340,9 @@ def get_config(name: str) -> ExperimentConfig:
                 fields.update(_refineloc_release(dataset, fields))
             elif release:
                 break
+            if method in ("cas", "supervised"):
+                fields["test_segments"] = dataclasses.replace(
+                    fields["test_segments"], **_BASE_MODEL_TEST_SEMANTICS[dataset])
             return ExperimentConfig(name=name, method=method, **fields)
     raise WtalError(f"unknown config {name!r}; known: {', '.join(list_configs())}")
 

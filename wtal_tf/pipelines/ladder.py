@@ -5,6 +5,10 @@ One rung of the difficulty ladder (a dataset root) per call; per seed:
 * the fully supervised reference (snippet classifier on temporal labels),
 * RefineLoc's base CAS model (iteration 0) with RefineLoc's segment prediction
   and with the multi-threshold post-processing,
+* the segment prediction's test-time semantics side by side: the CAS model
+  and the supervised reference with their default (the release's widening,
+  ``configs.experiments._BASE_MODEL_TEST_SEMANTICS``) and with RL §3.1's runs;
+  RefineLoc's paper preset (RL §3.1's runs) also with ``dilation 1``,
 * CAS thresholding (AutoLoc §5.4's UntrimmedNet-style baseline),
 * AutoLoc on that CAS model, paper preset, detected with each kind of
   test-time BatchNorm statistics (the same trained weights), and the
@@ -49,6 +53,12 @@ def video_top1(outputs) -> float:
     hits = [bool(o.labels[int(np.argmax(o.video_scores))] > 0) for o in outputs.values()
             if o.labels.sum() > 0]
     return float(np.mean(hits)) if hits else float("nan")
+
+
+def paper_semantics(seg_cfg):
+    """RefineLoc's segment prediction with RL §3.1's runs (gaps of one snippet
+    bridged, no widening), whatever the config's test-time semantics."""
+    return dataclasses.replace(seg_cfg, max_gap=1, dilation=0)
 
 
 def run_ladder(dataset: str, source: DataSource, out, *, seeds=(0, 1, 2),
@@ -99,6 +109,8 @@ def run_ladder(dataset: str, source: DataSource, out, *, seeds=(0, 1, 2),
         sup_out = cas_outputs(sup, source, "test")
         score_outputs("Supervised reference (segment prediction)", sup_out,
                       sup_cfg.test_segments, seed)
+        score_outputs("Supervised reference (segment prediction, paper semantics)", sup_out,
+                      paper_semantics(sup_cfg.test_segments), seed)
         score_outputs("Supervised reference (multi-threshold)", sup_out, multi, seed)
 
         cas = train_cas(cas_cfg, source, seed_dir / "cas", seed=seed, progress=progress,
@@ -106,6 +118,8 @@ def run_ladder(dataset: str, source: DataSource, out, *, seeds=(0, 1, 2),
         outputs = cas_outputs(cas, source, "test")
         top1["CAS model"] = video_top1(outputs)
         score_outputs("CAS model (segment prediction)", outputs, cas_cfg.test_segments, seed)
+        score_outputs("CAS model (segment prediction, paper semantics)", outputs,
+                      paper_semantics(cas_cfg.test_segments), seed)
         score_outputs("CAS model (multi-threshold)", outputs, multi, seed)
 
         al_cfg = get_config(f"{dataset}_autoloc")
@@ -152,6 +166,9 @@ def run_ladder(dataset: str, source: DataSource, out, *, seeds=(0, 1, 2),
             score_outputs(f"{label} (multi-threshold)", final_out,
                           dataclasses.replace(cfg.test_segments, method="multi_threshold"),
                           seed)
+            if not preset:  # the release preset's own semantics already dilate
+                score_outputs(f"{label} (dilation 1)", final_out,
+                              dataclasses.replace(cfg.test_segments, dilation=1), seed)
         for key, value in top1.items():
             extra["video_top1"].setdefault(key, []).append(value)
         io_utils.write_json(done, {"rows": rows, "video_top1": top1}, indent=1)

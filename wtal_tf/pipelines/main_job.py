@@ -54,7 +54,7 @@ def run(out: Path, data=None, seed: int = 0, config_prefix: str = "synthetic_thu
     with stages.stage("train CAS model (RefineLoc base, iteration 0)"):
         train_cas(cfg, source, out / "cas", seed=seed)
     with stages.stage("predict + evaluate CAS model"):
-        results["CAS model (RefineLoc it. 0)"] = _evaluate_run(out / "cas", source, gt, cfg)
+        results["CAS model (RefineLoc's base)"] = _evaluate_run(out / "cas", source, gt, cfg)
 
     al_cfg = get_config(f"{config_prefix}_autoloc")
     with stages.stage("train AutoLoc (frozen CAS model, OIC loss)"):
