@@ -5,6 +5,7 @@ import json
 import pytest
 
 from wtal_tf.cli.main import main
+from wtal_tf.errors import WtalError
 from tests.conftest import make_root
 
 
@@ -30,6 +31,8 @@ def test_train_predict_evaluate(tiny_root, tmp_path, capsys):
         assert set(results) <= {f"synth_testing_{i:05d}" for i in range(4)}
         assert main(["evaluate", str(tiny_root), str(out), "--preset", "thumos"]) == 0
     assert "mAP (%)" in capsys.readouterr().out
+    assert main(["info", str(cas)]) == 0   # the run's own test semantics (issue 18)
+    assert "max_gap 1, dilation 1" in capsys.readouterr().out
     run = json.loads((al / "run.json").read_text())
     assert run["method"] == "autoloc" and (al / "cas" / "model.weights.h5").exists()
 
@@ -101,6 +104,13 @@ def test_ladder_runs_every_row_and_reuses_finished_seeds(tiny_root, tmp_path):
     # a second call finds seed 0 finished and gives the same table without training
     again, _ = run_ladder("synthetic_thumos", source, tmp_path / "lad", seeds=[0])
     assert again.to_dict() == table.to_dict()
+    # a seed finished by the ladder before issue 18's test semantics does not mix in
+    done = tmp_path / "lad" / "seed_0" / "ladder_rows.json"
+    saved = json.loads(done.read_text())
+    del saved["rows_version"]
+    done.write_text(json.dumps(saved))
+    with pytest.raises(WtalError, match="older ladder"):
+        run_ladder("synthetic_thumos", source, tmp_path / "lad", seeds=[0])
 
 
 def test_ladder_and_baseline_arguments_fail_in_one_line(tiny_root, tmp_path, capsys):

@@ -141,6 +141,8 @@ def test_base_model_test_semantics_are_the_releases_and_refineloc_keeps_the_pape
         assert paper.pseudo_segments.dilation == 0
         rel = get_config(f"{dataset}_refineloc_release").test_segments
         assert (rel.max_gap, rel.dilation) == (2, 1)
+    from wtal_tf.configs.experiments import _BASE_MODEL_TEST_SEMANTICS, list_datasets
+    assert sorted(_BASE_MODEL_TEST_SEMANTICS) == sorted(list_datasets())  # a new dataset decides
 
 
 @pytest.mark.parametrize("heads", [2, 1])

@@ -372,6 +372,11 @@ def cmd_info(args):
           f"format {info.get('format')}")
     print(f"data: {data['description']}  fingerprint {data['fingerprint']}  "
           f"D={data['feature_dim']}  K={len(data['classes'])}  splits {data.get('split_sizes')}")
+    if info["method"] in ("cas", "refineloc", "supervised"):
+        seg = cfg.test_segments  # the run keeps the semantics it was trained with
+        print(f"test segments: {seg.method}, alpha_a {seg.alpha_a:g}, alpha_c {seg.alpha_c:g}, "
+              f"top-{seg.top_k}, inflate {seg.inflate}, max_gap {seg.max_gap}, "
+              f"dilation {seg.dilation}")
     if info.get("train_seconds") is not None:
         print(f"training: {info['train_seconds']:.1f} s, {info.get('epochs')} epochs, best epoch "
               f"{info.get('best_epoch')} by {info.get('selected_by')}"

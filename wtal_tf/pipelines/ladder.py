@@ -3,8 +3,9 @@
 One rung of the difficulty ladder (a dataset root) per call; per seed:
 
 * the fully supervised reference (snippet classifier on temporal labels),
-* RefineLoc's base CAS model (iteration 0) with RefineLoc's segment prediction
-  and with the multi-threshold post-processing,
+* RefineLoc's base CAS model (the paper preset's iteration 0, which that
+  preset scores with RL §3.1's runs) with RefineLoc's segment prediction and
+  with the multi-threshold post-processing,
 * the segment prediction's test-time semantics side by side: the CAS model
   and the supervised reference with their default (the release's widening,
   ``configs.experiments._BASE_MODEL_TEST_SEMANTICS``) and with RL §3.1's runs;
@@ -32,6 +33,7 @@ import numpy as np
 from wtal_tf import io_utils
 from wtal_tf.configs import get_config
 from wtal_tf.data.source import DataSource
+from wtal_tf.errors import WtalError
 from wtal_tf.evaluation import evaluate_detections
 from wtal_tf.inference import baselines
 from wtal_tf.inference.autoloc import autoloc_detections
@@ -44,6 +46,10 @@ from wtal_tf.training.refineloc import load_iteration, read_refine, refine
 
 
 BN_MODES = ("keras", "population", "video_average", "video")
+#: The rows a finished seed stores; 2: the CAS model's and the supervised
+#: reference's segment prediction rows use their configs' test semantics (issue 18;
+#: 1 = RL §3.1's runs), so seeds of the two formats do not mix in one table.
+ROWS_VERSION = 2
 #: The release's refinement schedule (up to 50 iterations) is capped here, for cost.
 LADDER_MAX_ITERATIONS = 3
 
@@ -96,6 +102,11 @@ def run_ladder(dataset: str, source: DataSource, out, *, seeds=(0, 1, 2),
         done = seed_dir / "ladder_rows.json"
         if done.exists():  # a finished seed of an earlier call: its rows as they were
             saved = json.loads(done.read_text())
+            if saved.get("rows_version", 1) != ROWS_VERSION:
+                raise WtalError(f"a finished seed was written by an older ladder (rows format "
+                                f"{saved.get('rows_version', 1)}, expected {ROWS_VERSION}: "
+                                f"its segment prediction rows use other test semantics); "
+                                f"use a new --out or remove {seed_dir}", path=done)
             for row, maps in saved["rows"].items():
                 table.add(row, MapRow(maps))
             for key, value in saved["video_top1"].items():
@@ -171,7 +182,8 @@ def run_ladder(dataset: str, source: DataSource, out, *, seeds=(0, 1, 2),
                               dataclasses.replace(cfg.test_segments, dilation=1), seed)
         for key, value in top1.items():
             extra["video_top1"].setdefault(key, []).append(value)
-        io_utils.write_json(done, {"rows": rows, "video_top1": top1}, indent=1)
+        io_utils.write_json(done, {"rows": rows, "video_top1": top1,
+                                   "rows_version": ROWS_VERSION}, indent=1)
     title = (f"{source.description}: methods, baselines and the supervised reference "
              f"({len(seeds)} seeds, mean ± sd)" + (f" — `{command}`" if command else ""))
     table.save(out / "ladder", title)

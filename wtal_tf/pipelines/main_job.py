@@ -54,7 +54,9 @@ def run(out: Path, data=None, seed: int = 0, config_prefix: str = "synthetic_thu
     with stages.stage("train CAS model (RefineLoc base, iteration 0)"):
         train_cas(cfg, source, out / "cas", seed=seed)
     with stages.stage("predict + evaluate CAS model"):
-        results["CAS model (RefineLoc's base)"] = _evaluate_run(out / "cas", source, gt, cfg)
+        seg = cfg.test_segments  # the release's widening (configs: _BASE_MODEL_TEST_SEMANTICS)
+        results[f"CAS model (max_gap {seg.max_gap}, dilation {seg.dilation})"] = _evaluate_run(
+            out / "cas", source, gt, cfg)
 
     al_cfg = get_config(f"{config_prefix}_autoloc")
     with stages.stage("train AutoLoc (frozen CAS model, OIC loss)"):
@@ -68,9 +70,10 @@ def run(out: Path, data=None, seed: int = 0, config_prefix: str = "synthetic_thu
         base, _, _ = load_cas_model(out / "cas")
         iterations = refine(rl_cfg, source, out / "refineloc", seed=seed, base_model=base,
                             progress=True)
+    seg = rl_cfg.test_segments  # the paper preset: RL §3.1's runs
     for result in iterations[1:]:
-        results[f"RefineLoc iteration {result.iteration}"] = MapRow(result.test_mAP,
-                                                                    rl_cfg.tious)
+        results[f"RefineLoc iteration {result.iteration} (max_gap {seg.max_gap}, dilation "
+                f"{seg.dilation})"] = MapRow(result.test_mAP, rl_cfg.tious)
 
     with stages.stage("export AutoLoc as a SavedModel (TF Serving layout)"):
         print(f"   {export_run(out / 'autoloc', out / 'models', name='wtal', version=1)}")
