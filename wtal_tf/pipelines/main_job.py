@@ -54,9 +54,8 @@ def run(out: Path, data=None, seed: int = 0, config_prefix: str = "synthetic_thu
     with stages.stage("train CAS model (RefineLoc base, iteration 0)"):
         train_cas(cfg, source, out / "cas", seed=seed)
     with stages.stage("predict + evaluate CAS model"):
-        seg = cfg.test_segments  # the release's widening (configs: _BASE_MODEL_TEST_SEMANTICS)
-        results[f"CAS model (max_gap {seg.max_gap}, dilation {seg.dilation})"] = _evaluate_run(
-            out / "cas", source, gt, cfg)
+        # the release's widening (configs: _BASE_MODEL_TEST_SEMANTICS)
+        results[f"CAS model ({_semantics(cfg)})"] = _evaluate_run(out / "cas", source, gt, cfg)
 
     al_cfg = get_config(f"{config_prefix}_autoloc")
     with stages.stage("train AutoLoc (frozen CAS model, OIC loss)"):
@@ -70,10 +69,9 @@ def run(out: Path, data=None, seed: int = 0, config_prefix: str = "synthetic_thu
         base, _, _ = load_cas_model(out / "cas")
         iterations = refine(rl_cfg, source, out / "refineloc", seed=seed, base_model=base,
                             progress=True)
-    seg = rl_cfg.test_segments  # the paper preset: RL §3.1's runs
-    for result in iterations[1:]:
-        results[f"RefineLoc iteration {result.iteration} (max_gap {seg.max_gap}, dilation "
-                f"{seg.dilation})"] = MapRow(result.test_mAP, rl_cfg.tious)
+    for result in iterations[1:]:  # the paper preset: RL §3.1's runs
+        results[f"RefineLoc iteration {result.iteration} ({_semantics(rl_cfg)})"] = MapRow(
+            result.test_mAP, rl_cfg.tious)
 
     with stages.stage("export AutoLoc as a SavedModel (TF Serving layout)"):
         print(f"   {export_run(out / 'autoloc', out / 'models', name='wtal', version=1)}")
@@ -95,6 +93,11 @@ def _dataset_root(out: Path, data, stages: Stages) -> Path:
         else:
             print(f"   reusing {root}")
     return root
+
+
+def _semantics(cfg) -> str:
+    """The test-time segment semantics a row was scored with (issue 18)."""
+    return f"max_gap {cfg.test_segments.max_gap}, dilation {cfg.test_segments.dilation}"
 
 
 def _evaluate_run(run_dir: Path, source, gt, cfg):
