@@ -32,7 +32,7 @@ def test_train_predict_evaluate(tiny_root, tmp_path, capsys):
         assert main(["evaluate", str(tiny_root), str(out), "--preset", "thumos"]) == 0
     assert "mAP (%)" in capsys.readouterr().out
     assert main(["info", str(cas)]) == 0   # the run's own test semantics (issue 18)
-    assert "max_gap 1, dilation 1" in capsys.readouterr().out
+    assert "max_gap 1, dilation 0, score margin 1" in capsys.readouterr().out
     run = json.loads((al / "run.json").read_text())
     assert run["method"] == "autoloc" and (al / "cas" / "model.weights.h5").exists()
 
@@ -92,7 +92,7 @@ def test_ladder_runs_every_row_and_reuses_finished_seeds(tiny_root, tmp_path):
     for row in ("Supervised reference (segment prediction)", "CAS model (multi-threshold)",
                 "CAS model (segment prediction, paper semantics)",
                 "Supervised reference (segment prediction, paper semantics)",
-                "RefineLoc paper preset, final iteration (dilation 1)",
+                "RefineLoc paper preset, final iteration (paper semantics)",
                 "CAS thresholding", "AutoLoc paper preset (BN: population = default)",
                 "AutoLoc paper preset (BN: keras)",
                 "AutoLoc release preset", "RefineLoc paper preset, iteration 1",

@@ -126,21 +126,42 @@ def test_dilation_alone_widens_and_rescores_without_bridging_more():
     np.testing.assert_allclose(score.numpy(), [2.6, 2.5], rtol=1e-6)
 
 
-def test_base_model_test_semantics_are_the_releases_and_refineloc_keeps_the_papers():
-    """Issue 18's decision (configs/experiments.py, _BASE_MODEL_TEST_SEMANTICS): the
-    ladder measured the release's widening better for the CAS model and the supervised
-    reference on every rung (its gap bridging only on ActivityNet timelines), not for
-    RefineLoc's refined iterations; pseudo labels keep their own semantics."""
-    for dataset, max_gap in (("thumos14", 1), ("synthetic_thumos", 1), ("anet12", 2),
-                             ("synthetic_anet", 2)):
-        for method in ("cas", "supervised"):
-            seg = get_config(f"{dataset}_{method}").test_segments
-            assert (seg.max_gap, seg.dilation) == (max_gap, 1)
-        paper = get_config(f"{dataset}_refineloc")
-        assert (paper.test_segments.max_gap, paper.test_segments.dilation) == (1, 0)
-        assert paper.pseudo_segments.dilation == 0
+def test_score_margin_scores_over_neighbours_without_widening():
+    """Issue 18's default: each run scored over itself and one snippet on each side."""
+    t = 20
+    scores = np.zeros((t, 1), np.float32)
+    scores[5:8] = 1.0
+    scores[10:12] = 1.0
+    p_fg = np.ones(t, np.float32)
+    seg, score, _ = seg_ops.predict_segments(
+        tf.constant(scores), tf.constant(p_fg), tf.constant([1.0]), alpha_a=0.5, alpha_c=0.5,
+        top_k=1, max_gap=1, score_margin=1, inflate=2)
+    # the paper's segments (runs 5..7 and 10..11, inflated by 2) ...
+    assert seg.numpy().tolist() == [[3.0, 9.0], [8.0, 13.0]]
+    # ... scored over 4..8 and 9..12: 1 + 3/5 and 1 + 2/4, plus ŷ = 1
+    np.testing.assert_allclose(score.numpy(), [2.6, 2.5], rtol=1e-6)
+    # a margin reaching past the video's ends is clamped to it
+    seg, score, _ = seg_ops.predict_segments(
+        tf.constant(scores[5:8]), tf.constant(p_fg[5:8]), tf.constant([1.0]), alpha_a=0.5,
+        alpha_c=0.5, top_k=1, score_margin=1)
+    assert seg.numpy().tolist() == [[0.0, 2.0]]
+    np.testing.assert_allclose(score.numpy(), [3.0], rtol=1e-6)
+
+
+def test_test_semantics_defaults_of_issue_18():
+    """configs/experiments.py, _SCORE_MARGIN and _BASE_MODEL_TEST_SEMANTICS: every
+    method scores runs with a margin of one snippet; the base model also bridges gaps
+    of 2 on ActivityNet-like data; the release presets keep the release's semantics;
+    pseudo labels keep their own."""
+    for dataset, base_gap in (("thumos14", 1), ("synthetic_thumos", 1), ("anet12", 2),
+                              ("synthetic_anet", 2)):
+        for method, max_gap in (("cas", base_gap), ("supervised", base_gap), ("refineloc", 1)):
+            cfg = get_config(f"{dataset}_{method}")
+            seg = cfg.test_segments
+            assert (seg.max_gap, seg.dilation, seg.score_margin) == (max_gap, 0, 1)
+            assert cfg.pseudo_segments.score_margin == 0 and cfg.pseudo_segments.dilation == 0
         rel = get_config(f"{dataset}_refineloc_release").test_segments
-        assert (rel.max_gap, rel.dilation) == (2, 1)
+        assert (rel.max_gap, rel.dilation, rel.score_margin) == (2, 1, 0)
     from wtal_tf.configs.experiments import _BASE_MODEL_TEST_SEMANTICS, list_datasets
     assert sorted(_BASE_MODEL_TEST_SEMANTICS) == sorted(list_datasets())  # a new dataset decides
 

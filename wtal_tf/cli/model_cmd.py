@@ -376,7 +376,7 @@ def cmd_info(args):
         seg = cfg.test_segments  # the run keeps the semantics it was trained with
         print(f"test segments: {seg.method}, alpha_a {seg.alpha_a:g}, alpha_c {seg.alpha_c:g}, "
               f"top-{seg.top_k}, inflate {seg.inflate}, max_gap {seg.max_gap}, "
-              f"dilation {seg.dilation}")
+              f"dilation {seg.dilation}, score margin {seg.score_margin}")
     if info.get("train_seconds") is not None:
         print(f"training: {info['train_seconds']:.1f} s, {info.get('epochs')} epochs, best epoch "
               f"{info.get('best_epoch')} by {info.get('selected_by')}"

@@ -43,7 +43,8 @@ def segment_means(values: tf.Tensor, starts: tf.Tensor, ends: tf.Tensor) -> tf.T
 
 def predict_segments(class_scores: tf.Tensor, p_fg: tf.Tensor, video_scores: tf.Tensor, *,
                      alpha_a: float, alpha_c: float, top_k: int, inflate: int = 2,
-                     max_gap: int = 1, dilation: int = 0, extra_end: int = 0):
+                     max_gap: int = 1, dilation: int = 0, extra_end: int = 0,
+                     score_margin: int = 0):
     """RefineLoc's action segment prediction module for one video (§3.1).
 
     Drop snippets whose background probability ``1 - p_fg`` exceeds
@@ -56,7 +57,9 @@ def predict_segments(class_scores: tf.Tensor, p_fg: tf.Tensor, video_scores: tf.
     The released code's variant (NOTES): a 3-wide binary dilation bridges
     gaps of 2 and widens each run by 1 before it is scored (``max_gap=2,
     dilation=1``); its pseudo labels gain one more snippet at the end from a
-    seconds -> snippet round trip (``extra_end=1``).
+    seconds -> snippet round trip (``extra_end=1``).  ``score_margin`` scores
+    each run over ``score_margin`` more snippets on each side without widening
+    it (ours: the release's dilation without its widening).
 
     Args:
         class_scores: ``[T, K]`` softmax class scores C̄.
@@ -75,7 +78,8 @@ def predict_segments(class_scores: tf.Tensor, p_fg: tf.Tensor, video_scores: tf.
         starts, ends = mask_to_runs(keep_fg & (scores_c >= alpha_c), max_gap)
         starts = tf.maximum(starts - dilation, 0)
         ends = tf.minimum(ends + dilation, t_len - 1)
-        score = segment_means(p_fg + scores_c, starts, ends) + video_scores[c]
+        score = segment_means(p_fg + scores_c, tf.maximum(starts - score_margin, 0),
+                              tf.minimum(ends + score_margin, t_len - 1)) + video_scores[c]
         x1 = tf.maximum(starts - inflate, 0)
         x2 = tf.minimum(ends + inflate + extra_end, t_len - 1)
         seg = tf.cast(tf.stack([x1, x2], axis=1), tf.float32)
@@ -172,4 +176,4 @@ def segments_from_config(class_scores, p_fg, video_scores, cfg):
     return predict_segments(class_scores, p_fg, video_scores, alpha_a=cfg.alpha_a,
                             alpha_c=cfg.alpha_c, top_k=cfg.top_k, inflate=cfg.inflate,
                             max_gap=cfg.max_gap, dilation=cfg.dilation,
-                            extra_end=cfg.extra_end)
+                            extra_end=cfg.extra_end, score_margin=cfg.score_margin)

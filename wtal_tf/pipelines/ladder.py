@@ -3,13 +3,12 @@
 One rung of the difficulty ladder (a dataset root) per call; per seed:
 
 * the fully supervised reference (snippet classifier on temporal labels),
-* RefineLoc's base CAS model (the paper preset's iteration 0, which that
-  preset scores with RL §3.1's runs) with RefineLoc's segment prediction and
-  with the multi-threshold post-processing,
-* the segment prediction's test-time semantics side by side: the CAS model
-  and the supervised reference with their default (the release's widening,
-  ``configs.experiments._BASE_MODEL_TEST_SEMANTICS``) and with RL §3.1's runs;
-  RefineLoc's paper preset (RL §3.1's runs) also with ``dilation 1``,
+* RefineLoc's base CAS model (iteration 0) with RefineLoc's segment prediction
+  and with the multi-threshold post-processing,
+* the segment prediction's test-time semantics side by side: the CAS model,
+  the supervised reference and RefineLoc's final iteration with their
+  configs' (a score margin, ``configs.experiments._SCORE_MARGIN``) and with
+  RL §3.1's runs,
 * CAS thresholding (AutoLoc §5.4's UntrimmedNet-style baseline),
 * AutoLoc on that CAS model, paper preset, detected with each kind of
   test-time BatchNorm statistics (the same trained weights), and the
@@ -46,10 +45,10 @@ from wtal_tf.training.refineloc import load_iteration, read_refine, refine
 
 
 BN_MODES = ("keras", "population", "video_average", "video")
-#: The rows a finished seed stores; 2: the CAS model's and the supervised
-#: reference's segment prediction rows use their configs' test semantics (issue 18;
-#: 1 = RL §3.1's runs), so seeds of the two formats do not mix in one table.
-ROWS_VERSION = 2
+#: The rows a finished seed stores; 3: every segment prediction row uses its
+#: config's test semantics (issue 18; 1 = RL §3.1's runs, 2 = the release's
+#: widening for the CAS model), so seeds of two formats do not mix in one table.
+ROWS_VERSION = 3
 #: The release's refinement schedule (up to 50 iterations) is capped here, for cost.
 LADDER_MAX_ITERATIONS = 3
 
@@ -63,8 +62,8 @@ def video_top1(outputs) -> float:
 
 def paper_semantics(seg_cfg):
     """RefineLoc's segment prediction with RL §3.1's runs (gaps of one snippet
-    bridged, no widening), whatever the config's test-time semantics."""
-    return dataclasses.replace(seg_cfg, max_gap=1, dilation=0)
+    bridged, each run scored over itself), whatever the config's semantics."""
+    return dataclasses.replace(seg_cfg, max_gap=1, dilation=0, score_margin=0)
 
 
 def run_ladder(dataset: str, source: DataSource, out, *, seeds=(0, 1, 2),
@@ -177,9 +176,9 @@ def run_ladder(dataset: str, source: DataSource, out, *, seeds=(0, 1, 2),
             score_outputs(f"{label} (multi-threshold)", final_out,
                           dataclasses.replace(cfg.test_segments, method="multi_threshold"),
                           seed)
-            if not preset:  # the release preset's own semantics already dilate
-                score_outputs(f"{label} (dilation 1)", final_out,
-                              dataclasses.replace(cfg.test_segments, dilation=1), seed)
+            if not preset:  # the release preset has the release's own semantics
+                score_outputs(f"{label} (paper semantics)", final_out,
+                              paper_semantics(cfg.test_segments), seed)
         for key, value in top1.items():
             extra["video_top1"].setdefault(key, []).append(value)
         io_utils.write_json(done, {"rows": rows, "video_top1": top1,

@@ -54,7 +54,6 @@ def run(out: Path, data=None, seed: int = 0, config_prefix: str = "synthetic_thu
     with stages.stage("train CAS model (RefineLoc base, iteration 0)"):
         train_cas(cfg, source, out / "cas", seed=seed)
     with stages.stage("predict + evaluate CAS model"):
-        # the release's widening (configs: _BASE_MODEL_TEST_SEMANTICS)
         results[f"CAS model ({_semantics(cfg)})"] = _evaluate_run(out / "cas", source, gt, cfg)
 
     al_cfg = get_config(f"{config_prefix}_autoloc")
@@ -69,7 +68,7 @@ def run(out: Path, data=None, seed: int = 0, config_prefix: str = "synthetic_thu
         base, _, _ = load_cas_model(out / "cas")
         iterations = refine(rl_cfg, source, out / "refineloc", seed=seed, base_model=base,
                             progress=True)
-    for result in iterations[1:]:  # the paper preset: RL §3.1's runs
+    for result in iterations[1:]:
         results[f"RefineLoc iteration {result.iteration} ({_semantics(rl_cfg)})"] = MapRow(
             result.test_mAP, rl_cfg.tious)
 
@@ -97,7 +96,8 @@ def _dataset_root(out: Path, data, stages: Stages) -> Path:
 
 def _semantics(cfg) -> str:
     """The test-time segment semantics a row was scored with (issue 18)."""
-    return f"max_gap {cfg.test_segments.max_gap}, dilation {cfg.test_segments.dilation}"
+    seg = cfg.test_segments
+    return f"max_gap {seg.max_gap}, dilation {seg.dilation}, score margin {seg.score_margin}"
 
 
 def _evaluate_run(run_dir: Path, source, gt, cfg):
