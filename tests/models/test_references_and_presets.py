@@ -166,6 +166,18 @@ def test_test_semantics_defaults_of_issue_18():
     assert sorted(_BASE_MODEL_TEST_SEMANTICS) == sorted(list_datasets())  # a new dataset decides
 
 
+def test_runs_saved_before_the_score_margin_keep_rl_semantics_and_bad_values_fail():
+    from wtal_tf.configs import config_from_dict
+    from wtal_tf.configs.experiments import SegmentPredictionConfig
+    from wtal_tf.errors import WtalError
+
+    d = get_config("synthetic_thumos_cas").to_dict()
+    del d["test_segments"]["score_margin"]   # a run directory older than issue 18
+    assert config_from_dict(d).test_segments.score_margin == 0
+    with pytest.raises(WtalError, match="score_margin must be an integer >= 0"):
+        SegmentPredictionConfig(0.5, 0.35, score_margin=-1)
+
+
 @pytest.mark.parametrize("heads", [2, 1])
 @pytest.mark.parametrize("weighting", ["global", "none"])
 def test_release_pseudo_label_losses_against_numpy(heads, weighting):

@@ -40,6 +40,13 @@ class SegmentPredictionConfig:
     num_thresholds: int = 10        # ours: levels 1/11 .. 10/11 of the range
     nms_iou: float = 0.5            # ours: NMS of the multi-threshold proposals
 
+    def __post_init__(self):
+        for name in ("top_k", "inflate", "max_gap", "dilation", "score_margin", "extra_end"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 0:
+                raise WtalError(f"segment prediction: {name} must be an integer >= 0, "
+                                f"got {value!r}")
+
 
 @dataclasses.dataclass(frozen=True)
 class CasModelConfig:
