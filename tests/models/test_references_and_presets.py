@@ -109,25 +109,14 @@ def test_release_dilation_and_extra_end_by_hand():
     np.testing.assert_allclose(score.numpy(), [1 + 5 / 9 + 1.0], rtol=1e-6)
 
 
-def test_dilation_alone_widens_and_rescores_without_bridging_more():
-    """The CAS model's default test semantics: RL §3.1's runs (gaps of 1 bridged),
-    each widened by one snippet and scored over the widened run, then inflated."""
-    t = 20
-    scores = np.zeros((t, 1), np.float32)
-    scores[5:8] = 1.0
-    scores[10:12] = 1.0      # a gap of 2 (snippets 8, 9): max_gap 1 keeps two runs
-    p_fg = np.ones(t, np.float32)
-    seg, score, _ = seg_ops.predict_segments(
-        tf.constant(scores), tf.constant(p_fg), tf.constant([1.0]), alpha_a=0.5, alpha_c=0.5,
-        top_k=1, max_gap=1, dilation=1, inflate=2)
-    # runs 5..7 and 10..11, dilated to 4..8 and 9..12, inflated by 2 (clamped at 0 / 19)
-    assert seg.numpy().tolist() == [[2.0, 10.0], [7.0, 14.0]]
-    # mean of p_fg + C̄ over the dilated runs: 1 + 3/5 and 1 + 2/4, plus ŷ = 1
-    np.testing.assert_allclose(score.numpy(), [2.6, 2.5], rtol=1e-6)
-
-
-def test_score_margin_scores_over_neighbours_without_widening():
-    """Issue 18's default: each run scored over itself and one snippet on each side."""
+@pytest.mark.parametrize("switch, segments", [
+    # the release's dilation alone: runs 5..7 and 10..11 widened to 4..8 and 9..12, then
+    # inflated by 2 (max_gap 1 keeps the gap of 2 at snippets 8, 9)
+    (dict(dilation=1), [[2.0, 10.0], [7.0, 14.0]]),
+    # the score margin (issue 18's default): the paper's segments, runs inflated by 2 ...
+    (dict(score_margin=1), [[3.0, 9.0], [8.0, 13.0]]),
+])
+def test_dilation_and_score_margin_score_over_one_more_snippet_each_side(switch, segments):
     t = 20
     scores = np.zeros((t, 1), np.float32)
     scores[5:8] = 1.0
@@ -135,15 +124,14 @@ def test_score_margin_scores_over_neighbours_without_widening():
     p_fg = np.ones(t, np.float32)
     seg, score, _ = seg_ops.predict_segments(
         tf.constant(scores), tf.constant(p_fg), tf.constant([1.0]), alpha_a=0.5, alpha_c=0.5,
-        top_k=1, max_gap=1, score_margin=1, inflate=2)
-    # the paper's segments (runs 5..7 and 10..11, inflated by 2) ...
-    assert seg.numpy().tolist() == [[3.0, 9.0], [8.0, 13.0]]
-    # ... scored over 4..8 and 9..12: 1 + 3/5 and 1 + 2/4, plus ŷ = 1
+        top_k=1, max_gap=1, inflate=2, **switch)
+    assert seg.numpy().tolist() == segments
+    # ... both scored over 4..8 and 9..12: 1 + 3/5 and 1 + 2/4, plus ŷ = 1
     np.testing.assert_allclose(score.numpy(), [2.6, 2.5], rtol=1e-6)
-    # a margin reaching past the video's ends is clamped to it
+    # a window reaching past the video's ends is clamped to it
     seg, score, _ = seg_ops.predict_segments(
         tf.constant(scores[5:8]), tf.constant(p_fg[5:8]), tf.constant([1.0]), alpha_a=0.5,
-        alpha_c=0.5, top_k=1, score_margin=1)
+        alpha_c=0.5, top_k=1, inflate=0, **switch)
     assert seg.numpy().tolist() == [[0.0, 2.0]]
     np.testing.assert_allclose(score.numpy(), [3.0], rtol=1e-6)
 
